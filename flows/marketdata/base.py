@@ -1,0 +1,129 @@
+"""The bar-source interface, the checks every frame passes, and the once-per-run fetch cache."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from flows import calendar
+from flows.assets import is_crypto
+from flows.errors import MarketDataError
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+"""Every frame a source returns has these columns plus `adj_close` (total-return close; equal to
+`close` when the source has no adjusted series), indexed by a tz-naive daily DatetimeIndex named
+`date`. For crypto a row is the UTC calendar day; for everything else an NYSE session."""
+
+
+@runtime_checkable
+class BarSource(Protocol):
+    """Where daily bars come from."""
+
+    name: str
+    """Short id shown in every result's basis, e.g. `sample`, `csv:/data/market`, `live`."""
+    is_sample: bool
+    """True for synthetic data: every output built on it says SAMPLE DATA."""
+
+    async def fetch(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Bars of `symbol` from `start` to `end` inclusive, as far as the source has them.
+
+        Raises MarketDataError for anything that keeps the data from being trusted: no network,
+        unknown symbol, exchange error, rate limit, an empty frame, a gap inside the range.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections (exchange sessions); safe to call twice."""
+        ...
+
+
+def validate_bars(
+    frame: pd.DataFrame, symbol: str, source: str, start: dt.date, end: dt.date
+) -> pd.DataFrame:
+    """Normalise a raw frame to the contract above and reject anything partial or malformed."""
+    if frame is None or frame.empty:
+        raise MarketDataError(symbol, source, f"no bars between {start} and {end}")
+    missing = [column for column in BAR_COLUMNS if column not in frame.columns]
+    if missing:
+        raise MarketDataError(symbol, source, f"missing column(s) {', '.join(missing)}")
+    frame = frame.copy()
+    index = pd.DatetimeIndex(frame.index)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    frame.index = index.normalize().rename("date")
+    if "adj_close" not in frame.columns:
+        frame["adj_close"] = frame["close"]
+    frame = frame[[*BAR_COLUMNS, "adj_close"]].astype("float64").sort_index()
+    frame = frame.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    if frame.empty:
+        raise MarketDataError(symbol, source, f"no bars between {start} and {end}")
+    if frame.index.has_duplicates:
+        day = frame.index[frame.index.duplicated()][0].date()
+        raise MarketDataError(symbol, source, f"duplicate bar for {day}")
+    prices = frame[["open", "high", "low", "close", "adj_close"]].to_numpy()
+    if np.isnan(prices).any() or np.isnan(frame["volume"].to_numpy()).any():
+        day = frame.index[frame.isna().any(axis=1)][0].date()
+        raise MarketDataError(symbol, source, f"missing value in the bar for {day}")
+    if (prices <= 0).any():
+        day = frame.index[(frame[["close", "adj_close"]] <= 0).any(axis=1)]
+        where = f" on {day[0].date()}" if len(day) else ""
+        raise MarketDataError(symbol, source, f"non-positive price{where}")
+    _check_gaps(frame.index, symbol, source)
+    return frame
+
+
+def _check_gaps(index: pd.DatetimeIndex, symbol: str, source: str) -> None:
+    first, last = index[0].date(), index[-1].date()
+    if is_crypto(symbol):
+        expected = pd.date_range(first, last, freq="D")
+    else:
+        expected = pd.DatetimeIndex(calendar.sessions_between(first, last))
+    missing = expected.difference(index)
+    if len(missing):
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise MarketDataError(
+            symbol, source, f"gap in the data: no bar for {missing[0].date()}{more}"
+        )
+
+
+class MarketData:
+    """Fetches through a BarSource, each (symbol, range) once per instance, concurrently."""
+
+    def __init__(self, source: BarSource) -> None:
+        self.source = source
+        self._frames: dict[tuple[str, dt.date, dt.date], asyncio.Future[pd.DataFrame]] = {}
+        self.fetch_count = 0
+
+    @property
+    def is_sample(self) -> bool:
+        return self.source.is_sample
+
+    async def bars(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        key = (symbol, start, end)
+        future = self._frames.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._frames[key] = future
+            self.fetch_count += 1
+            try:
+                raw = await self.source.fetch(symbol, start, end)
+                future.set_result(validate_bars(raw, symbol, self.source.name, start, end))
+            except BaseException as exc:
+                future.set_exception(exc)
+                # Mark the exception retrieved: callers awaiting below re-raise it themselves.
+                future.exception()
+        return await asyncio.shield(future)
+
+    async def bars_many(
+        self, symbols: list[str] | tuple[str, ...] | set[str], start: dt.date, end: dt.date
+    ) -> dict[str, pd.DataFrame]:
+        ordered = sorted(set(symbols))
+        frames = await asyncio.gather(*(self.bars(s, start, end) for s in ordered))
+        return dict(zip(ordered, frames, strict=True))
+
+    async def close(self) -> None:
+        await self.source.close()
