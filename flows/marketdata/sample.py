@@ -90,8 +90,8 @@ def _universe() -> dict[str, pd.DataFrame]:
     all_days = pd.date_range(SAMPLE_FIRST_DAY, SAMPLE_SPAN_LAST_DAY, freq="D")
     n_days = len(all_days)
     factors = {name: _student_t(rng, (n_days,)) for name in ("equity", "rates", "crypto")}
-    macro_vol = _log_vol_path(rng, n_days, 0.985, 0.09)
-    crypto_vol = _log_vol_path(rng, n_days, 0.98, 0.10) * np.sqrt(macro_vol)
+    macro_vol = _log_vol_path(rng, n_days, 0.985, 0.06)
+    crypto_vol = _log_vol_path(rng, n_days, 0.98, 0.07) * macro_vol**0.25
     idiosyncratic = _student_t(rng, (n_days, len(_SPECS)))
     price_noise = rng.normal(size=(n_days, len(_SPECS), 4))
 

@@ -1,0 +1,1 @@
+"""The running bot: settings, CLI, commands, monitors, delivery, rendering and chat adapters."""

@@ -1,0 +1,61 @@
+"""`flows-bot` command line. Sub-commands live one per module and register themselves here.
+
+Start-up stays fast: this module and the sub-command modules import only argparse at load time;
+pandas, ccxt, yfinance and the bot's machinery load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "bot.cli.status",
+    "bot.cli.calendar",
+)
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but bad input is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="flows-bot",
+        description="Estimate mechanical market flows (rebalancing, vol targeting, leveraged "
+        "ETFs) and alert traders in Slack, Discord or the console.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from flows.errors import FlowsError
+
+    try:
+        return int(args.handler(args) or 0)
+    except FlowsError as exc:
+        print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; nothing left to say.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

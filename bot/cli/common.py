@@ -1,0 +1,69 @@
+"""Options shared by several sub-commands, and the plumbing to run an async handler."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        metavar="live|sample|PATH",
+        help="market data: live (exchanges and Yahoo), sample (synthetic, offline) or a "
+        "directory of SYMBOL.csv files (default: DATA_SOURCE setting, else live)",
+    )
+    parser.add_argument(
+        "--funds",
+        metavar="FILE",
+        help="fund registry TOML replacing the built-in one (default: FUNDS_FILE setting)",
+    )
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def load_inputs(args: argparse.Namespace):
+    """The fund registry and market data the options (or settings) select."""
+    from bot.settings import get_settings
+    from flows.funds import load_registry
+    from flows.marketdata import MarketData, open_source
+
+    settings = get_settings()
+    registry = load_registry(args.funds or settings.funds_file)
+    source = open_source(args.source or settings.data_source, crypto_exchange=settings.crypto_exchange)
+    return settings, registry, MarketData(source)
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())
+
+
+def print_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,43 @@
+"""`flows-bot status ASSET`: quarter-end timing, rebalancing trade and volatility of one asset."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.common import add_json_option, add_source_options, parse_date, print_json, run_async
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="estimated rebalancing and vol-target flows for one asset",
+        description="Estimated quarter-end rebalancing trade, volatility regime and "
+        "vol-target flow for one asset.",
+    )
+    parser.add_argument("asset", help="ticker or name: BTC, ETH, SPY, AGG, bitcoin ...")
+    parser.add_argument("--as-of", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: latest bar)")
+    add_source_options(parser)
+    add_json_option(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from bot.cli.common import load_inputs
+    from bot.render.status_text import render_status_text
+    from flows.status import AnalyticsConfig, build_status
+
+    settings, registry, market = load_inputs(args)
+    config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
+
+    async def compute():
+        try:
+            return await build_status(args.asset, market, registry, args.as_of, config)
+        finally:
+            await market.close()
+
+    report = run_async(compute)
+    if args.json:
+        print_json(report.to_json_dict())
+    else:
+        print(render_status_text(report))
+    return 0

@@ -1,0 +1,1 @@
+"""Turning typed results into text, neutral chat messages and charts."""

@@ -1,0 +1,103 @@
+"""Plain-text status for the CLI and the console."""
+
+from __future__ import annotations
+
+from bot.render.numbers import pct, pct_points, trade, usd
+from flows.results import StatusReport
+
+SAMPLE_BANNER = "*** SAMPLE DATA — synthetic prices, not market data ***"
+
+
+def _table(rows: list[list[str]], right_aligned: set[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  "
+        + "  ".join(
+            cell.rjust(widths[i]) if i in right_aligned else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def render_status_text(report: StatusReport) -> str:
+    lines: list[str] = []
+    if report.sample:
+        lines += [SAMPLE_BANNER, ""]
+    lines.append(f"{report.asset} ({report.asset_name}) — as of {report.as_of:%a %Y-%m-%d}")
+    lines.append(f"Data: {report.data_source}   Funds: {report.funds_source}")
+    lines.append("")
+
+    quarter = report.quarter_end
+    state = "IN THE REBALANCING WINDOW" if quarter.in_window else "window not open yet"
+    lines.append(
+        f"Quarter end  {quarter.quarter}: last session {quarter.last_session:%a %Y-%m-%d}, "
+        f"window {quarter.window_start} → {quarter.last_session}; "
+        f"{quarter.sessions_left} session(s) left — {state}"
+    )
+    lines.append("")
+
+    rebalance = report.rebalance
+    if not rebalance.funds:
+        lines.append(f"Rebalancing  no fund in the registry holds {report.asset}")
+    else:
+        adv = (
+            f"{pct_points(rebalance.pct_adv)} of 20-session ADV {usd(rebalance.adv_usd)}"
+            if rebalance.adv_usd
+            else "ADV unknown (no volume data)"
+        )
+        lines.append(
+            f"Rebalancing  {trade(rebalance.trade_usd, rebalance.direction)} ({adv}) — "
+            "the trade funds must make to restore their target weights"
+        )
+        rows = [["fund", "AUM", "rebal", "base date", "target", "now", "drift", "trade"]]
+        for fund in rebalance.funds:
+            rows.append(
+                [
+                    fund.name,
+                    usd(fund.aum_usd),
+                    fund.rebalance,
+                    fund.base_date.isoformat(),
+                    pct(fund.target_weight, 2),
+                    pct(fund.current_weight, 2),
+                    pct(fund.drift, 3, signed=True),
+                    trade(fund.trade_usd),
+                ]
+            )
+        lines += _table(rows, right_aligned={1, 4, 5, 6})
+        lines.append(
+            f"  basis: {len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)} "
+            f"({_aum_basis(report)})"
+        )
+        scenarios = " | ".join(
+            f"{pct(w.move, 0, signed=True)}: {trade(w.trade_usd, w.direction)}"
+            for w in rebalance.what_if
+        )
+        lines.append(f"  what-if {report.asset} moves by the window (others flat): {scenarios}")
+    lines.append("")
+
+    vol = report.volatility
+    lines.append(
+        f"Volatility   realized {vol.window}d {pct(vol.realized)} (previous {pct(vol.previous_realized)})"
+        f" · EWMA {pct(vol.ewma)} · GARCH 5-day {pct(vol.garch_5d)}"
+    )
+    change = f"CHANGED from {vol.previous_regime}" if vol.changed else "unchanged"
+    outlook = f"; GARCH outlook: {vol.garch_regime}" if vol.garch_regime else ""
+    lines.append(f"  regime: {vol.regime or 'unknown'} ({change}){outlook}")
+    for flow in vol.vol_target:
+        exposure = "unknown" if flow.exposure is None else f"{flow.exposure:.2f}"
+        previous = "unknown" if flow.previous_exposure is None else f"{flow.previous_exposure:.2f}"
+        lines.append(
+            f"  vol-target: {flow.name} (AUM {usd(flow.aum_usd)}, target {pct(flow.target_vol, 0)}): "
+            f"exposure {exposure} (was {previous}) → {trade(flow.trade_usd)}"
+        )
+    if report.sample:
+        lines += ["", SAMPLE_BANNER]
+    return "\n".join(lines)
+
+
+def _aum_basis(report: StatusReport) -> str:
+    sources = {fund.aum_source for fund in report.rebalance.funds}
+    if all(source.startswith("illustrative") for source in sources):
+        return "AUM figures are illustrative assumptions from the fund registry"
+    return "AUM sources listed per fund in the fund registry"

@@ -1,0 +1,149 @@
+"""One asset's full picture on one day: quarter-end timing, rebalancing trade, volatility."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from flows import calendar
+from flows.assets import Asset, AssetClass, get_asset
+from flows.errors import InputError
+from flows.funds import FundRegistry
+from flows.marketdata import MarketData
+from flows.rebalance import WHAT_IF_MOVES, average_dollar_volume, estimate_rebalance
+from flows.results import QuarterEndInfo, StatusReport
+from flows.volatility import DEFAULT_BANDS, REALIZED_WINDOW, RegimeBands, assess_volatility
+
+HISTORY_DAYS = 3 * 365
+"""How far back a status fetches: enough for the GARCH fit and the regime path."""
+MAX_STALENESS_DAYS = 5
+"""A symbol whose last bar is older than this before as-of is stale (long weekends fit)."""
+
+
+@dataclass(frozen=True)
+class AnalyticsConfig:
+    neutral_band_pct_adv: float = 0.5
+    adv_sessions: int = 20
+    vol_window: int = REALIZED_WINDOW
+    what_if_moves: tuple[float, ...] = WHAT_IF_MOVES
+    bands: dict[AssetClass, RegimeBands] = field(default_factory=lambda: dict(DEFAULT_BANDS))
+    with_garch: bool = True
+
+
+def source_label(market: MarketData) -> str:
+    source = market.source
+    label = getattr(source, "description", None) or source.name
+    return f"{label} — SAMPLE DATA" if source.is_sample and "SAMPLE" not in label else label
+
+
+def resolve_asset(text: str, registry: FundRegistry) -> Asset:
+    return get_asset(text, extra_symbols=registry.symbols)
+
+
+def symbols_for(asset: Asset, registry: FundRegistry) -> set[str]:
+    """Every series a status of `asset` reads: the asset and each sleeve of funds holding it."""
+    symbols = {asset.symbol}
+    for fund in registry.holding(asset.symbol):
+        symbols |= set(fund.weights)
+    return symbols
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+async def load_frames(
+    symbols: set[str], as_of: dt.date | None, market: MarketData, anchor: str
+) -> tuple[dt.date, dict[str, pd.DataFrame]]:
+    """Fetch every symbol once; default as-of is the anchor symbol's latest bar."""
+    today = today_utc()
+    if as_of is not None and as_of > today:
+        raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
+    end = as_of or today
+    frames = await market.bars_many(symbols, end - dt.timedelta(days=HISTORY_DAYS), end)
+    if as_of is None:
+        as_of = frames[anchor].index[-1].date()
+    for symbol, frame in frames.items():
+        last = frame.index[-1].date()
+        if (as_of - last).days > MAX_STALENESS_DAYS:
+            raise InputError(
+                f"{symbol} data from {market.source.name} ends {last}, before as-of {as_of}; "
+                f"pass --as-of {last} or earlier"
+            )
+    return as_of, frames
+
+
+async def build_status(
+    asset_text: str,
+    market: MarketData,
+    registry: FundRegistry,
+    as_of: dt.date | None = None,
+    config: AnalyticsConfig | None = None,
+) -> StatusReport:
+    config = config or AnalyticsConfig()
+    asset = resolve_asset(asset_text, registry)
+    as_of, frames = await load_frames(symbols_for(asset, registry), as_of, market, asset.symbol)
+    return status_from_frames(asset, as_of, frames, registry, source_label(market), market.is_sample, config)
+
+
+def status_from_frames(
+    asset: Asset,
+    as_of: dt.date,
+    frames: dict[str, pd.DataFrame],
+    registry: FundRegistry,
+    data_source: str,
+    sample: bool,
+    config: AnalyticsConfig,
+) -> StatusReport:
+    """The pure part of a status: no I/O, frames already fetched (used by replays too)."""
+    closes = {symbol: frame["adj_close"] for symbol, frame in frames.items()}
+    funds = registry.holding(asset.symbol)
+    for fund in funds:
+        base = calendar.period_end_before(as_of, fund.rebalance)
+        for symbol in fund.weights:
+            first = closes[symbol].index[0].date()
+            if first > base:
+                raise InputError(
+                    f"{symbol} data starts {first}, after {fund.name!r}'s base date {base}; "
+                    "pick a later --as-of"
+                )
+    own = frames[asset.symbol].loc[: pd.Timestamp(as_of)]
+    adv = average_dollar_volume(own, as_of, config.adv_sessions)
+    rebalance = estimate_rebalance(
+        asset.symbol,
+        as_of,
+        funds,
+        closes,
+        adv,
+        neutral_band_pct_adv=config.neutral_band_pct_adv,
+        moves=config.what_if_moves,
+    )
+    bands = config.bands.get(asset.asset_class, DEFAULT_BANDS[AssetClass.EQUITY])
+    volatility = assess_volatility(
+        own["adj_close"],
+        asset.annualization_days,
+        bands,
+        registry.vol_targets_on(asset.symbol),
+        window=config.vol_window,
+        with_garch=config.with_garch,
+    )
+    quarter_end = calendar.quarter_end_status(as_of)
+    return StatusReport(
+        asset=asset.symbol,
+        asset_name=asset.name,
+        as_of=as_of,
+        data_source=data_source,
+        sample=sample,
+        funds_source=registry.source,
+        quarter_end=QuarterEndInfo(
+            quarter=quarter_end.quarter,
+            last_session=quarter_end.last_session,
+            window_start=quarter_end.window_start,
+            sessions_left=quarter_end.sessions_left,
+            in_window=quarter_end.in_window,
+        ),
+        rebalance=rebalance,
+        volatility=volatility,
+    )
