@@ -14,10 +14,10 @@ class Settings(BaseSettings):
 
     # Market data and models
     data_source: str = Field("live", description="live | sample | path to a directory of CSVs")
-    crypto_exchange: str = Field("kraken", description="ccxt exchange id for crypto bars")
+    crypto_exchange: str = Field("bitstamp", description="ccxt exchange id for crypto bars")
     funds_file: Path | None = Field(None, description="fund registry TOML; built-in if unset")
     neutral_band_pct_adv: float = Field(
-        0.5, ge=0, description="|trade| at or below this % of ADV is reported as neutral"
+        0.1, ge=0, description="|trade| at or below this % of ADV is reported as neutral"
     )
 
     # Storage
@@ -26,8 +26,12 @@ class Settings(BaseSettings):
     # Monitors
     post_time_utc: str = Field("13:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     countdown_steps: list[int] = Field(default_factory=lambda: [9, 4, 1, 0])
-    drift_threshold_usd: float = Field(1.0e8, gt=0)
-    drift_threshold_pct_adv: float | None = Field(None, gt=0)
+    drift_threshold_pct_adv: float | None = Field(
+        1.0, gt=0, description="default drift alert threshold, % of 20-day ADV"
+    )
+    drift_threshold_usd: float | None = Field(
+        None, gt=0, description="default drift threshold in USD; wins over the % of ADV one"
+    )
     letf_minutes_before_close: int = Field(30, ge=1, le=390)
     letf_threshold_usd: float = Field(1.0e9, gt=0)
     chart_dir: Path = Path("flows-charts")

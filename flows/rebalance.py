@@ -57,7 +57,7 @@ def estimate_rebalance(
     funds: Sequence[RebalancingFund],
     closes: Mapping[str, pd.Series],
     adv_usd: float | None,
-    neutral_band_pct_adv: float = 0.5,
+    neutral_band_pct_adv: float = 0.1,
     neutral_band_usd: float = 1e6,
     moves: Sequence[float] = WHAT_IF_MOVES,
 ) -> RebalanceEstimate:
@@ -74,7 +74,8 @@ def estimate_rebalance(
         base_date = period_end_before(as_of, fund.rebalance)
         growth = np.array(
             [
-                price_on_or_before(closes[s], as_of, s) / price_on_or_before(closes[s], base_date, s)
+                price_on_or_before(closes[s], as_of, s)
+                / price_on_or_before(closes[s], base_date, s)
                 for s in symbols
             ]
         )

@@ -108,3 +108,74 @@ class CalendarEvent(Result):
     trade_usd: float | None = None
     direction: Direction | None = None
     basis: str | None = None
+
+
+class FlowEvent(CalendarEvent):
+    """A flow-calendar event: a CalendarEvent plus when in the day, where the date comes from and
+    the numbers some kinds carry. `flow_calendar` returns these so every JSON object has the same
+    keys; a model that nests them as `list[CalendarEvent]` must dump with `serialize_as_any=True`
+    to keep the extra fields."""
+
+    timing: str | None = None
+    source: str | None = None
+    trades_usd: dict[str, float] | None = None
+    """Sized period ends: the trade per symbol (SPY, AGG); `trade_usd` is the SPY leg."""
+    blackout_share: float | None = None
+    """buyback_blackout: estimated fraction of S&P 500 companies in blackout on `date`."""
+
+
+class PeriodEndSizing(Result):
+    """The month- or quarter-end trade "if the period ended on `as_of`", computed from market
+    data outside the calendar and handed to `flow_calendar`. `trade_usd` None means unknown and
+    `basis` says why."""
+
+    kind: Literal["month_end", "quarter_end"]
+    period_end: dt.date | None
+    as_of: dt.date | None
+    trade_usd: float | None
+    direction: Direction | None
+    trades_usd: dict[str, float] | None
+    basis: str
+
+
+class BuybackBlackout(Result):
+    """Estimated share of S&P 500 companies in their buyback blackout on `day`."""
+
+    day: dt.date
+    share: float
+    quarter: str | None
+    """The quarter whose earnings season the blackout belongs to, e.g. 2026Q3."""
+    method: Literal["rule_of_thumb", "earnings_dates"]
+    companies: int | None
+    basis: str
+
+
+class LeveragedFlow(Result):
+    name: str
+    ticker: str | None
+    leverage: float
+    multiplier: float
+    """L · (L − 1): the rebalance trade per dollar of AUM per unit move of the underlying."""
+    aum_usd: float
+    aum_source: str
+    trade_usd: float
+
+
+class LeveragedEstimate(Result):
+    """Leveraged and inverse ETFs' end-of-day rebalance in one underlying: A · L · (L − 1) · r."""
+
+    underlying: str
+    as_of: dt.date | None
+    move: float
+    move_basis: str
+    funds: list[LeveragedFlow]
+    trade_usd: float
+    direction: Direction
+    trade_per_1pct_usd: float
+    adv_usd: float | None
+    pct_adv: float | None
+    aum_total_usd: float
+    data_source: str | None
+    sample: bool
+    funds_source: str
+    basis: str

@@ -24,7 +24,7 @@ MAX_STALENESS_DAYS = 5
 
 @dataclass(frozen=True)
 class AnalyticsConfig:
-    neutral_band_pct_adv: float = 0.5
+    neutral_band_pct_adv: float = 0.1
     adv_sessions: int = 20
     vol_window: int = REALIZED_WINDOW
     what_if_moves: tuple[float, ...] = WHAT_IF_MOVES
@@ -85,7 +85,9 @@ async def build_status(
     config = config or AnalyticsConfig()
     asset = resolve_asset(asset_text, registry)
     as_of, frames = await load_frames(symbols_for(asset, registry), as_of, market, asset.symbol)
-    return status_from_frames(asset, as_of, frames, registry, source_label(market), market.is_sample, config)
+    return status_from_frames(
+        asset, as_of, frames, registry, source_label(market), market.is_sample, config
+    )
 
 
 def status_from_frames(

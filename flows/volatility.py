@@ -65,7 +65,9 @@ class RegimeBands:
         return regimes
 
     def as_dict(self) -> dict[str, float]:
-        return {f"{name}_below": bound for name, bound in zip(self.names, self.boundaries)}
+        return {
+            f"{name}_below": bound for name, bound in zip(self.names, self.boundaries, strict=False)
+        }
 
 
 DEFAULT_BANDS: dict[AssetClass, RegimeBands] = {
@@ -81,7 +83,9 @@ def log_returns(closes: pd.Series) -> pd.Series:
     return np.log(closes).diff().dropna()
 
 
-def realized_vol_series(closes: pd.Series, periods: int, window: int = REALIZED_WINDOW) -> pd.Series:
+def realized_vol_series(
+    closes: pd.Series, periods: int, window: int = REALIZED_WINDOW
+) -> pd.Series:
     """Annualised rolling realized vol; NaN until `window` returns exist."""
     return log_returns(closes).rolling(window).std(ddof=1) * math.sqrt(periods)
 
@@ -97,10 +101,8 @@ def ewma_vol(closes: pd.Series, periods: int, lam: float = EWMA_LAMBDA) -> float
     return math.sqrt(variance * periods)
 
 
-def garch_forecast(
-    closes: pd.Series, periods: int, horizon: int = GARCH_HORIZON
-) -> float | None:
-    """Annualised mean vol over the next `horizon` days from a GARCH(1,1); None if not computable."""
+def garch_forecast(closes: pd.Series, periods: int, horizon: int = GARCH_HORIZON) -> float | None:
+    """Annualised mean vol over the next `horizon` days from a GARCH(1,1), or None."""
     returns = log_returns(closes).tail(GARCH_MAX_OBSERVATIONS)
     if len(returns) < GARCH_MIN_OBSERVATIONS:
         return None

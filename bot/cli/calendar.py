@@ -1,21 +1,65 @@
-"""`flows-bot calendar`: upcoming quarter ends with their rebalancing windows, and month ends."""
+"""`flows-bot calendar`: scheduled mechanical-flow events (period ends, expiries, index reviews,
+crypto expiries, buyback blackouts) on the NYSE calendar."""
 
 from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, parse_date, positive_int, print_json
+from bot.cli.common import (
+    add_json_option,
+    add_source_options,
+    parse_date,
+    positive_int,
+    print_json,
+    run_async,
+)
+
+
+def parse_kinds(text: str) -> list[str]:
+    """One kind or a comma-separated list, checked against the calendar's kinds."""
+    from flows.errors import InputError
+    from flows.flow_calendar import validate_kinds
+
+    kinds = [part for part in text.split(",") if part.strip()]
+    try:
+        validate_kinds(kinds)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return [kind.strip().lower() for kind in kinds]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "calendar",
-        help="upcoming month and quarter ends and rebalancing windows",
-        description="Upcoming quarter ends (with their final-5-session rebalancing windows) "
-        "and month ends, on the NYSE calendar.",
+        help="upcoming scheduled flow events: period ends, expiries, index reviews, blackouts",
+        description="Scheduled mechanical-flow events in date order: month and quarter ends "
+        "(with the final-5-session rebalancing window), monthly opex, quad witching, S&P 500 "
+        "rebalances, the Russell reconstitution, MSCI reviews, Deribit expiries and the "
+        "estimated S&P 500 buyback blackout, on the NYSE calendar. With --source, the next "
+        "month- and quarter-end trades are sized from market data.",
     )
-    parser.add_argument("--from", dest="start", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: today)")
-    parser.add_argument("--days", type=positive_int, default=100, metavar="N", help="how many calendar days to show (default 100)")
+    parser.add_argument(
+        "--from", dest="start", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: today)"
+    )
+    parser.add_argument(
+        "--days",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="how many calendar days to show (default 100)",
+    )
+    parser.add_argument(
+        "--kind",
+        dest="kinds",
+        type=parse_kinds,
+        action="extend",
+        nargs="+",
+        metavar="K",
+        help="only these kinds (repeatable, or comma-separated): month_end, quarter_end, opex, "
+        "quad_witching, sp500_rebalance, russell_reconstitution, msci_review, deribit_expiry, "
+        "buyback_blackout",
+    )
+    add_source_options(parser)
     add_json_option(parser)
     parser.set_defaults(handler=handle)
 
@@ -24,12 +68,38 @@ def handle(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from bot.render.calendar_text import render_calendar_text
-    from flows.flow_calendar import flow_calendar
+    from flows.buybacks import blackout_estimate
+    from flows.flow_calendar import flow_calendar, validate_kinds
+    from flows.results import PeriodEndSizing
 
     start = args.start or dt.datetime.now(dt.UTC).date()
-    events = flow_calendar(start, start + dt.timedelta(days=args.days - 1))
+    end = start + dt.timedelta(days=args.days - 1)
+    kinds = validate_kinds([kind for group in args.kinds or () for kind in group] or None)
+    sizing: list[PeriodEndSizing] | None = None
+    if args.source and {"month_end", "quarter_end"} & set(kinds):
+        sizing = _sizing(args, start)
+    events = flow_calendar(start, end, kinds, sizing)
     if args.json:
         print_json([event.to_json_dict() for event in events])
     else:
-        print(render_calendar_text(events, start, args.days))
+        blackout = blackout_estimate(start) if "buyback_blackout" in kinds else None
+        print(render_calendar_text(events, start, args.days, blackout=blackout, sized=bool(sizing)))
     return 0
+
+
+def _sizing(args: argparse.Namespace, start):
+    from bot.cli.common import load_inputs
+    from flows.event_sizing import load_period_end_sizing
+    from flows.status import source_label
+
+    settings, registry, market = load_inputs(args)
+
+    async def compute():
+        try:
+            return await load_period_end_sizing(
+                start, market, registry, source_label(market), settings.neutral_band_pct_adv
+            )
+        finally:
+            await market.close()
+
+    return run_async(compute)

@@ -56,7 +56,9 @@ def load_inputs(args: argparse.Namespace):
 
     settings = get_settings()
     registry = load_registry(args.funds or settings.funds_file)
-    source = open_source(args.source or settings.data_source, crypto_exchange=settings.crypto_exchange)
+    source = open_source(
+        args.source or settings.data_source, crypto_exchange=settings.crypto_exchange
+    )
     return settings, registry, MarketData(source)
 
 

@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "vol-target flow for one asset.",
     )
     parser.add_argument("asset", help="ticker or name: BTC, ETH, SPY, AGG, bitcoin ...")
-    parser.add_argument("--as-of", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: latest bar)")
+    parser.add_argument(
+        "--as-of", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: latest bar)"
+    )
     add_source_options(parser)
     add_json_option(parser)
     parser.set_defaults(handler=handle)

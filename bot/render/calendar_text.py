@@ -16,6 +16,8 @@ def render_calendar_text(events: Sequence[CalendarEvent], start: dt.date, days: 
         lines.append("  no events in this range")
     for event in events:
         left = "" if event.sessions_left is None else f"  [{event.sessions_left} sessions]"
-        sized = "" if event.trade_usd is None else f"  est. {trade(event.trade_usd, event.direction)}"
+        sized = (
+            "" if event.trade_usd is None else f"  est. {trade(event.trade_usd, event.direction)}"
+        )
         lines.append(f"  {event.date:%a %Y-%m-%d}  {event.kind:<14} {event.name}{sized}{left}")
     return "\n".join(lines)

@@ -78,7 +78,8 @@ def render_status_text(report: StatusReport) -> str:
 
     vol = report.volatility
     lines.append(
-        f"Volatility   realized {vol.window}d {pct(vol.realized)} (previous {pct(vol.previous_realized)})"
+        f"Volatility   realized {vol.window}d {pct(vol.realized)} "
+        f"(previous {pct(vol.previous_realized)})"
         f" · EWMA {pct(vol.ewma)} · GARCH 5-day {pct(vol.garch_5d)}"
     )
     change = f"CHANGED from {vol.previous_regime}" if vol.changed else "unchanged"
@@ -88,7 +89,8 @@ def render_status_text(report: StatusReport) -> str:
         exposure = "unknown" if flow.exposure is None else f"{flow.exposure:.2f}"
         previous = "unknown" if flow.previous_exposure is None else f"{flow.previous_exposure:.2f}"
         lines.append(
-            f"  vol-target: {flow.name} (AUM {usd(flow.aum_usd)}, target {pct(flow.target_vol, 0)}): "
+            f"  vol-target: {flow.name} (AUM {usd(flow.aum_usd)}, "
+            f"target {pct(flow.target_vol, 0)}): "
             f"exposure {exposure} (was {previous}) → {trade(flow.trade_usd)}"
         )
     if report.sample:

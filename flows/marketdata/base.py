@@ -54,7 +54,7 @@ def validate_bars(
     index = pd.DatetimeIndex(frame.index)
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
-    frame.index = index.normalize().rename("date")
+    frame.index = index.normalize().as_unit("ns").rename("date")
     if "adj_close" not in frame.columns:
         frame["adj_close"] = frame["close"]
     frame = frame[[*BAR_COLUMNS, "adj_close"]].astype("float64").sort_index()

@@ -34,7 +34,9 @@ class CsvDirectorySource:
             frame = pd.read_csv(path)
         except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise MarketDataError(symbol, self.name, f"{path.name} is unreadable: {first_line}")
+            raise MarketDataError(
+                symbol, self.name, f"{path.name} is unreadable: {first_line}"
+            ) from None
         except pd.errors.EmptyDataError:
             raise MarketDataError(symbol, self.name, f"{path.name} is empty") from None
         frame.columns = [str(column).strip().lower() for column in frame.columns]

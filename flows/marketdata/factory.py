@@ -8,7 +8,7 @@ from flows.errors import InputError
 from flows.marketdata.base import BarSource
 
 
-def open_source(spec: str, *, crypto_exchange: str = "kraken") -> BarSource:
+def open_source(spec: str, *, crypto_exchange: str = "bitstamp") -> BarSource:
     """`sample`, `live`, or the path of a directory of SYMBOL.csv files."""
     spec = spec.strip()
     if spec == "sample":

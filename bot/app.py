@@ -1,0 +1,214 @@
+"""`flows-bot run`: one asyncio process with the scheduler, the dispatcher and the chat adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from bot.adapters.base import ChatAdapter
+from bot.commands.service import CommandService
+from bot.dispatcher import Dispatcher
+from bot.monitors.tick import TickResult, run_tick
+from bot.settings import Settings
+from flows.funds import FundRegistry, load_registry
+from flows.marketdata import MarketData, open_source
+
+log = logging.getLogger(__name__)
+
+LAST_TICK = ("_scheduler", "monitors")
+
+
+def market_factory(settings: Settings, store=None) -> Callable[[], MarketData]:
+    """A fresh MarketData per tick or command; live bars go through the bar cache."""
+
+    def make() -> MarketData:
+        source = open_source(settings.data_source, crypto_exchange=settings.crypto_exchange)
+        if store is not None and source.name == "live":
+            from bot.barcache import CachedBarSource
+
+            source = CachedBarSource(source, store)
+        return MarketData(source)
+
+    return make
+
+
+def build_adapters(
+    settings: Settings, on_quit: Callable[[], None], interactive: bool
+) -> list[ChatAdapter]:
+    """Every platform that has its tokens; the console when none has."""
+    adapters: list[ChatAdapter] = []
+    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+        from bot.adapters.slack import SlackAdapter
+
+        adapters.append(SlackAdapter.from_settings(settings))
+    if settings.discord_token:
+        from bot.adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter.from_settings(settings))
+    if not adapters:
+        from bot.adapters.console import ConsoleAdapter
+
+        adapters.append(ConsoleAdapter(sys.stdin if interactive else None, on_quit=on_quit))
+    return adapters
+
+
+class BotApp:
+    def __init__(
+        self,
+        settings: Settings,
+        store,
+        registry: FundRegistry,
+        adapters: list[ChatAdapter],
+        make_market: Callable[[], MarketData] | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.adapters = adapters
+        self.make_market = make_market or market_factory(settings, store)
+        self.clock = clock
+        self.dispatcher = Dispatcher(store, {a.platform: a for a in adapters}, clock=clock)
+        self.commands = CommandService(
+            store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
+        )
+        self._tick_lock = asyncio.Lock()
+        self.stop_event = asyncio.Event()
+
+    async def _subscribed(self) -> None:
+        """A new subscription gets its first check soon rather than at tomorrow's post time."""
+        log.debug("new subscription")
+
+    async def tick(self, as_of: dt.date | None = None) -> TickResult:
+        async with self._tick_lock:
+            market = self.make_market()
+            try:
+                result = await run_tick(self.store, market, self.registry, self.settings, as_of)
+            finally:
+                await market.close()
+            await self.store.set_state(*LAST_TICK, {"date": result.as_of.isoformat()})
+        log.info(
+            "tick %s: %d asset(s), %d new alert(s), %d deliveries%s",
+            result.as_of,
+            result.assets,
+            result.new_alerts,
+            result.deliveries,
+            f", {len(result.errors)} skipped" if result.errors else "",
+        )
+        self.dispatcher.wake()
+        return result
+
+    def _post_time(self, day: dt.date) -> dt.datetime:
+        hour, minute = (int(part) for part in self.settings.post_time_utc.split(":"))
+        return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.UTC)
+
+    async def missed_tick_due(self) -> bool:
+        """True when today's post time has passed and no tick ran today (the bot was down)."""
+        now = self.clock()
+        if now < self._post_time(now.date()):
+            return False
+        state = await self.store.get_state(*LAST_TICK)
+        return not state or state.get("date", "") < now.date().isoformat()
+
+    async def start_adapters(self) -> None:
+        for adapter in self.adapters:
+            await adapter.start(self.commands.handle)
+
+    async def stop_adapters(self) -> None:
+        for adapter in self.adapters:
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+
+    async def run_once(self) -> TickResult:
+        """`--once`: every monitor now, deliver what fires, return."""
+        await self.start_adapters()
+        try:
+            result = await self.tick()
+            await self.dispatcher.drain()
+            return result
+        finally:
+            await self.dispatcher.stop()
+            await self.stop_adapters()
+
+    async def run_forever(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+
+        hour, minute = self.settings.post_time_utc.split(":")
+        scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        # A tick missed while the loop was busy or the machine slept still runs, once.
+        scheduler.add_job(
+            self._scheduled_tick,
+            CronTrigger(hour=int(hour), minute=int(minute), timezone=dt.UTC),
+            id="monitors",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=6 * 3600,
+        )
+        await self.start_adapters()
+        dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        scheduler.start()
+        try:
+            if await self.missed_tick_due():
+                log.info(
+                    "today's %s UTC check was missed while the bot was down; running it now",
+                    self.settings.post_time_utc,
+                )
+                await self._scheduled_tick()
+            await self.stop_event.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            await self.dispatcher.stop()
+            dispatcher_task.cancel()
+            await asyncio.gather(dispatcher_task, return_exceptions=True)
+            await self.stop_adapters()
+
+    async def _scheduled_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("monitor tick failed; the next scheduled tick will try again")
+
+
+async def run_bot(settings: Settings, *, once: bool = False, interactive: bool = True) -> int:
+    from storage.store import Store
+
+    registry = load_registry(settings.funds_file)
+    store = await Store.open(settings.database_url)
+    stop_holder: list[asyncio.Event] = []
+
+    def request_stop() -> None:
+        if stop_holder:
+            stop_holder[0].set()
+
+    try:
+        adapters = build_adapters(settings, request_stop, interactive and not once)
+        app = BotApp(settings, store, registry, adapters)
+        stop_holder.append(app.stop_event)
+        if once:
+            result = await app.run_once()
+            print(
+                f"checked {result.assets} asset(s) on {result.as_of}: "
+                f"{result.new_alerts} new alert(s), "
+                f"{app.dispatcher.sent} message(s) sent"
+                + (f"; skipped: {'; '.join(result.errors.values())}" if result.errors else "")
+            )
+            return 0
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, request_stop)
+        print(
+            f"flows-bot running: {', '.join(a.platform for a in adapters)}; checks daily at "
+            f"{settings.post_time_utc} UTC; data: {settings.data_source}; database: {store.url}"
+        )
+        await app.run_forever()
+        print("flows-bot stopped; pending deliveries are kept for the next start.")
+        return 0
+    finally:
+        await store.close()

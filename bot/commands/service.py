@@ -1,0 +1,278 @@
+"""Handlers for every `/flows` sub-command, shared by all adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bot.commands.context import CommandContext
+from bot.commands.parse import ALERT_KINDS, CommandError, ParsedCommand, parse_command
+from bot.messages import Message, MessageField, error_message
+from bot.render.numbers import usd
+from bot.settings import Settings
+from flows.errors import FlowsError
+from flows.funds import FundRegistry
+from flows.marketdata import MarketData
+
+log = logging.getLogger(__name__)
+
+MarketFactory = Callable[[], MarketData]
+
+HELP_TEXT = (
+    "/flows watch ASSET [quarter_end drift vol letf calendar] [threshold=250m|threshold=2%] [dm]\n"
+    "    subscribe this channel (or, with dm, just you) to alerts for ASSET\n"
+    "/flows unwatch ASSET|all [dm]     stop alerts\n"
+    "/flows list                       what this channel (and you) watch\n"
+    "/flows status ASSET               estimated rebalancing and vol-target flows now\n"
+    "/flows calendar [DAYS]            upcoming flow events (default 30 days)\n"
+    "/flows ask QUESTION               e.g. Will BTC see selling pressure at quarter end?\n"
+    "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
+    "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
+)
+
+
+class CommandService:
+    """Parses `/flows` text and runs it. Every reply is a neutral Message; bad input changes
+    nothing and gets a short reply."""
+
+    def __init__(
+        self,
+        store,
+        registry: FundRegistry,
+        settings: Settings,
+        market_factory: MarketFactory,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        on_subscribed: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self.market_factory = market_factory
+        self.clock = clock
+        self.on_subscribed = on_subscribed
+
+    async def handle(self, ctx: CommandContext, text: str) -> Message:
+        try:
+            command = parse_command(text)
+            return await self._dispatch(ctx, command)
+        except CommandError as exc:
+            return error_message(str(exc))
+        except FlowsError as exc:
+            return error_message(f"Could not compute that: {exc}")
+        except Exception:
+            log.exception("command %r from %s:%s failed", text[:100], ctx.platform, ctx.channel)
+            return error_message("Something went wrong on our side; the error has been logged.")
+
+    async def _dispatch(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        handler = getattr(self, f"_cmd_{command.name}")
+        return await handler(ctx, command)
+
+    def _target(self, ctx: CommandContext, dm: bool) -> dict:
+        if dm or ctx.is_dm:
+            return {
+                "platform": ctx.platform,
+                "workspace": ctx.workspace,
+                "channel": ctx.channel,
+                "user": ctx.user,
+            }
+        return {
+            "platform": ctx.platform,
+            "workspace": ctx.workspace,
+            "channel": ctx.channel,
+            "user": None,
+        }
+
+    def _require_manage(self, ctx: CommandContext, dm: bool) -> None:
+        if not (dm or ctx.is_dm) and not ctx.can_manage_channel:
+            raise CommandError(
+                "Changing this channel's alerts needs the Manage Channels permission; "
+                "add `dm` to get alerts privately instead."
+            )
+
+    async def _cmd_help(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        return Message(
+            title="flows-bot commands",
+            summary="Mechanical flow alerts and estimates.",
+            body=HELP_TEXT,
+            ephemeral=True,
+        )
+
+    async def _cmd_watch(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        self._require_manage(ctx, command.dm)
+        threshold = command.threshold
+        subscription, created = await self.store.add_subscription(
+            **self._target(ctx, command.dm),
+            asset=command.asset,
+            kinds=command.kinds,
+            threshold_usd=threshold.usd if threshold else None,
+            threshold_pct_adv=threshold.pct_adv if threshold else None,
+            created_by=ctx.user_name or ctx.user,
+            now=self.clock(),
+        )
+        where = "you (DM)" if command.dm or ctx.is_dm else "this channel"
+        if not created:
+            return Message(
+                title=f"Already watching {command.asset}",
+                summary=f"{where.capitalize()} already watches {command.asset} "
+                f"({', '.join(subscription.alert_kinds)}). "
+                f"`/flows unwatch {command.asset}` first to change it.",
+                ephemeral=True,
+            )
+        if self.on_subscribed:
+            await self.on_subscribed()
+        threshold_text = threshold.describe() if threshold else self._default_threshold()
+        return Message(
+            title=f"Watching {command.asset}",
+            summary=f"{where.capitalize()} will get {', '.join(command.kinds)} alerts "
+            f"for {command.asset}.",
+            fields=[
+                MessageField(label="Drift threshold", value=threshold_text),
+                MessageField(
+                    label="Countdown steps",
+                    value=", ".join(str(s) for s in self.settings.countdown_steps)
+                    + " sessions left",
+                ),
+                MessageField(
+                    label="Checks run daily at", value=f"{self.settings.post_time_utc} UTC"
+                ),
+            ],
+        )
+
+    def _default_threshold(self) -> str:
+        if self.settings.drift_threshold_usd:
+            return f"{usd(self.settings.drift_threshold_usd)} (default)"
+        return f"{self.settings.drift_threshold_pct_adv:g}% of ADV (default)"
+
+    async def _cmd_unwatch(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        self._require_manage(ctx, command.dm)
+        removed = await self.store.remove_subscriptions(
+            **self._target(ctx, command.dm), asset=None if command.all_assets else command.asset
+        )
+        what = "everything" if command.all_assets else command.asset
+        if not removed:
+            return Message(
+                title="Nothing to remove", summary=f"Not watching {what} here.", ephemeral=True
+            )
+        return Message(
+            title=f"Stopped watching {what}", summary=f"Removed {removed} subscription(s)."
+        )
+
+    async def _cmd_list(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        channel = await self.store.list_subscriptions(**self._target(ctx, False))
+        mine = [] if ctx.is_dm else await self.store.list_subscriptions(**self._target(ctx, True))
+        muted = await self.store.muted_until(
+            platform=ctx.platform, workspace=ctx.workspace, channel=ctx.channel, now=self.clock()
+        )
+        lines = []
+        for label, rows in (("this channel", channel), ("you (DM)", mine)):
+            for row in rows:
+                threshold = (
+                    usd(row.threshold_usd)
+                    if row.threshold_usd
+                    else f"{row.threshold_pct_adv:g}% ADV"
+                    if row.threshold_pct_adv
+                    else "default"
+                )
+                state = "" if row.status == "active" else f"  [BROKEN: {row.broken_reason}]"
+                lines.append(
+                    f"{row.asset:<5} {', '.join(row.alert_kinds):<28} "
+                    f"threshold {threshold:<10} {label}{state}"
+                )
+        summary = f"{len(lines)} subscription(s)" + (
+            f"; muted until {muted:%Y-%m-%d %H:%M} UTC" if muted else ""
+        )
+        return Message(
+            title="Subscriptions",
+            summary=summary,
+            body="\n".join(lines) or "none — try `/flows watch BTC`",
+            ephemeral=True,
+        )
+
+    async def _cmd_mute(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        self._require_manage(ctx, False)
+        until = self.clock() + command.duration
+        await self.store.mute_channel(
+            platform=ctx.platform,
+            workspace=ctx.workspace,
+            channel=ctx.channel,
+            until=until,
+            now=self.clock(),
+        )
+        return Message(
+            title="Muted",
+            summary=f"No alerts in this channel until {until:%Y-%m-%d %H:%M} UTC "
+            "(`/flows unmute` to resume).",
+        )
+
+    async def _cmd_unmute(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        self._require_manage(ctx, False)
+        await self.store.unmute_channel(
+            platform=ctx.platform, workspace=ctx.workspace, channel=ctx.channel, now=self.clock()
+        )
+        return Message(title="Unmuted", summary="Alerts in this channel resume.")
+
+    async def _cmd_status(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.render.charts import weight_path_chart
+        from bot.render.messages import status_message
+        from flows.status import AnalyticsConfig, build_status
+
+        market = self.market_factory()
+        try:
+            report = await build_status(
+                command.asset,
+                market,
+                self.registry,
+                None,
+                AnalyticsConfig(neutral_band_pct_adv=self.settings.neutral_band_pct_adv),
+            )
+            chart = await self._status_chart(report, market, weight_path_chart)
+        finally:
+            await market.close()
+        return status_message(report, chart)
+
+    async def _status_chart(self, report, market: MarketData, draw) -> Path | None:
+        funds = self.registry.holding(report.asset)
+        multi = [f for f in funds if len(f.weights) > 1]
+        if not multi:
+            return None
+        fund = max(multi, key=lambda f: f.aum_usd)
+        start = report.as_of - dt.timedelta(days=120)
+        frames = await market.bars_many(set(fund.weights), start, report.as_of)
+        closes = {symbol: frame["adj_close"] for symbol, frame in frames.items()}
+        path = self.settings.chart_dir / f"status-{report.asset}-{report.as_of}.png"
+        try:
+            return await asyncio.to_thread(
+                draw, report.asset, fund, closes, report.as_of, path, report.sample
+            )
+        except Exception:
+            log.exception("status chart for %s failed", report.asset)
+            return None
+
+    async def _cmd_calendar(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.render.calendar_text import render_calendar_text
+        from flows.flow_calendar import flow_calendar
+
+        start = self.clock().date()
+        events = flow_calendar(start, start + dt.timedelta(days=(command.days or 30) - 1))
+        text = render_calendar_text(events, start, command.days or 30)
+        title, _, body = text.partition("\n")
+        return Message(title=title, summary=f"{len(events)} event(s)", body=body)
+
+    async def _cmd_ask(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        try:
+            from bot.render.answer import answer_message
+            from flows.questions import answer_question
+        except ImportError:
+            return error_message("Questions are not available in this build yet.")
+        market = self.market_factory()
+        try:
+            answer = await answer_question(command.text, market, self.registry)
+        finally:
+            await market.close()
+        return answer_message(answer)
+
+
+KNOWN_KINDS = ALERT_KINDS

@@ -1,0 +1,213 @@
+"""The outbox dispatcher: drains pending deliveries to the chat platforms, reliably.
+
+Alerts and their deliveries are written before anything is sent (see bot/monitors/tick.py).
+Here each channel gets its own worker so a slow or rate-limited channel never holds up the
+others, and command handling never waits on delivery. Per-channel and per-platform pacing
+follows each adapter's `Pacing`; 429s pause the channel for Retry-After; transient failures back
+off exponentially up to a cap; 403/404 mark the subscription broken so nothing more is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.adapters.base import ChatAdapter, DeliveryError, Destination
+from bot.messages import Message
+from bot.ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
+
+MAX_TRANSIENT_ATTEMPTS = 6
+MAX_RATE_LIMITED_ATTEMPTS = 30
+BASE_BACKOFF_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 600.0
+POLL_SECONDS = 2.0
+BATCH = 500
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _ChannelKey:
+    platform: str
+    workspace: str
+    channel: str
+    user: str | None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store,
+        adapters: dict[str, ChatAdapter],
+        clock: Callable[[], dt.datetime] = utcnow,
+        poll_seconds: float = POLL_SECONDS,
+        base_backoff: float = BASE_BACKOFF_SECONDS,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.base_backoff = base_backoff
+        self._queues: dict[_ChannelKey, asyncio.Queue] = {}
+        self._workers: dict[_ChannelKey, asyncio.Task] = {}
+        self._queued: set[int] = set()
+        self._channel_limits: dict[_ChannelKey, SlidingWindowLimiter] = {}
+        self._platform_limits = {
+            name: SlidingWindowLimiter(max(1, int(adapter.pacing.global_per_second)), 1.0)
+            for name, adapter in adapters.items()
+        }
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.sent = 0
+
+    def wake(self) -> None:
+        """New deliveries were written: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll and enqueue until `stop()`; recovers deliveries left in flight by a crash."""
+        await self._recover_in_flight()
+        while not self._stopping:
+            try:
+                await self.enqueue_due()
+            except Exception:
+                log.exception("dispatcher: could not read pending deliveries; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+
+    async def drain(self) -> None:
+        """Send everything due now and wait until the channel queues are empty (`--once`)."""
+        await self._recover_in_flight()
+        while True:
+            await self.enqueue_due()
+            await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+            if not await self._has_due():
+                return
+
+    async def stop(self) -> None:
+        """Stop taking work; a send in progress completes, queued ones stay pending in the DB."""
+        self._stopping = True
+        self._wake.set()
+        for task in list(self._workers.values()):
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        self._workers.clear()
+
+    async def _has_due(self) -> bool:
+        due = await self.store.due_deliveries(self.clock(), limit=1)
+        return any(delivery.id not in self._queued for delivery, _ in due) and any(
+            delivery.platform in self.adapters for delivery, _ in due
+        )
+
+    async def _recover_in_flight(self) -> None:
+        """A delivery attempted but not marked sent may have reached the platform before the
+        process died: ask the platform, where it can tell, before sending again."""
+        for delivery, _alert in await self.store.in_flight_deliveries():
+            adapter = self.adapters.get(delivery.platform)
+            if adapter is None:
+                continue
+            message_id = await adapter.find_sent(_destination(delivery), _idempotency_key(delivery))
+            if message_id:
+                await self.store.mark_sent(delivery.id, message_id)
+                log.info(
+                    "delivery %s was already posted (%s); not resending", delivery.id, message_id
+                )
+
+    async def enqueue_due(self) -> int:
+        added = 0
+        for delivery, alert in await self.store.due_deliveries(self.clock(), limit=BATCH):
+            if delivery.id in self._queued or delivery.platform not in self.adapters:
+                continue
+            key = _ChannelKey(
+                delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
+            )
+            queue = self._queues.setdefault(key, asyncio.Queue())
+            self._queued.add(delivery.id)
+            queue.put_nowait((delivery, alert))
+            added += 1
+            worker = self._workers.get(key)
+            if worker is None or worker.done():
+                self._workers[key] = asyncio.create_task(self._worker(key, queue))
+        return added
+
+    def _channel_limiter(self, key: _ChannelKey) -> SlidingWindowLimiter:
+        limiter = self._channel_limits.get(key)
+        if limiter is None:
+            pacing = self.adapters[key.platform].pacing
+            limiter = SlidingWindowLimiter(pacing.per_channel_messages, pacing.per_channel_seconds)
+            self._channel_limits[key] = limiter
+        return limiter
+
+    async def _worker(self, key: _ChannelKey, queue: asyncio.Queue) -> None:
+        adapter = self.adapters[key.platform]
+        channel_limit = self._channel_limiter(key)
+        while not queue.empty():
+            delivery, alert = queue.get_nowait()
+            try:
+                await channel_limit.acquire()
+                await self._platform_limits[key.platform].acquire()
+                await self._deliver(adapter, delivery, alert, channel_limit)
+            except Exception:
+                log.exception("dispatcher: delivery %s crashed; it stays pending", delivery.id)
+            finally:
+                self._queued.discard(delivery.id)
+                queue.task_done()
+
+    async def _deliver(self, adapter: ChatAdapter, delivery, alert, channel_limit) -> None:
+        message = Message.from_storage(alert.content)
+        await self.store.begin_attempt(delivery.id)
+        try:
+            message_id = await adapter.send(
+                _destination(delivery), message, _idempotency_key(delivery)
+            )
+        except DeliveryError as error:
+            await self._failed_attempt(delivery, error, channel_limit)
+            return
+        await self.store.mark_sent(delivery.id, message_id)
+        self.sent += 1
+
+    async def _failed_attempt(self, delivery, error: DeliveryError, channel_limit) -> None:
+        attempts = delivery.attempts + 1
+        where = f"{delivery.platform}:{delivery.channel}"
+        if error.permanent:
+            await self.store.mark_subscription_broken(delivery.subscription_id, error.reason)
+            await self.store.mark_failed(delivery.id, error.reason)
+            log.error("delivery %s to %s failed for good: %s", delivery.id, where, error.reason)
+            return
+        if error.retry_after is not None:
+            channel_limit.pause(error.retry_after)
+            if attempts < MAX_RATE_LIMITED_ATTEMPTS:
+                retry_at = self.clock() + dt.timedelta(seconds=error.retry_after)
+                await self.store.mark_retry(delivery.id, error.reason, retry_at)
+                return
+        elif attempts < MAX_TRANSIENT_ATTEMPTS:
+            backoff = min(MAX_BACKOFF_SECONDS, self.base_backoff * 2 ** (attempts - 1))
+            await self.store.mark_retry(
+                delivery.id, error.reason, self.clock() + dt.timedelta(seconds=backoff)
+            )
+            return
+        await self.store.mark_failed(
+            delivery.id, f"gave up after {attempts} attempts: {error.reason}"
+        )
+        log.error(
+            "delivery %s to %s gave up after %d attempts: %s", delivery.id, where, attempts, error
+        )
+
+
+def _destination(delivery) -> Destination:
+    return Destination(
+        delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
+    )
+
+
+def _idempotency_key(delivery) -> str:
+    return f"flows-{delivery.alert_id}-{delivery.subscription_id}"

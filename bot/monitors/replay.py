@@ -1,0 +1,80 @@
+"""Run the monitors day by day over history with a fresh state: what would the bot have said?"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+
+from bot.monitors.evaluate import (
+    AlertEvent,
+    DriftThreshold,
+    evaluate_drift,
+    evaluate_quarter_end,
+    evaluate_vol_regime,
+)
+from flows.assets import Asset
+from flows.errors import InputError
+from flows.funds import FundRegistry
+from flows.marketdata import MarketData
+from flows.status import (
+    HISTORY_DAYS,
+    MAX_STALENESS_DAYS,
+    AnalyticsConfig,
+    resolve_asset,
+    source_label,
+    status_from_frames,
+    symbols_for,
+)
+
+ALL_MONITORS = ("quarter_end", "drift", "vol_regime")
+
+
+async def replay(
+    asset_texts: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    market: MarketData,
+    registry: FundRegistry,
+    steps: Sequence[int],
+    thresholds: Sequence[DriftThreshold],
+    config: AnalyticsConfig | None = None,
+    monitors: Sequence[str] = ALL_MONITORS,
+) -> list[AlertEvent]:
+    """Every alert that would have fired between `start` and `end`, in order."""
+    if end < start:
+        raise InputError(f"--to {end} is before --from {start}")
+    config = config or AnalyticsConfig(with_garch=False)
+    assets: list[Asset] = []
+    for text in asset_texts:
+        asset = resolve_asset(text, registry)
+        if asset not in assets:
+            assets.append(asset)
+    symbols = set().union(*(symbols_for(asset, registry) for asset in assets))
+    frames = await market.bars_many(symbols, start - dt.timedelta(days=HISTORY_DAYS), end)
+    for symbol, frame in frames.items():
+        last, first = frame.index[-1].date(), frame.index[0].date()
+        if (end - last).days > MAX_STALENESS_DAYS:
+            raise InputError(f"{symbol} data ends {last}; pass --to {last} or earlier")
+        if first > start:
+            raise InputError(f"{symbol} data starts {first}; pass --from after {first}")
+    label = source_label(market)
+    states: dict[tuple[str, str], dict | None] = {}
+    events: list[AlertEvent] = []
+    for day in pd.date_range(start, end, freq="D"):
+        as_of = day.date()
+        for asset in assets:
+            report = status_from_frames(
+                asset, as_of, frames, registry, label, market.is_sample, config
+            )
+            for monitor in monitors:
+                key = (monitor, asset.symbol)
+                if monitor == "quarter_end":
+                    fired, states[key] = evaluate_quarter_end(report, states.get(key), steps)
+                elif monitor == "drift":
+                    fired, states[key] = evaluate_drift(report, states.get(key), thresholds)
+                else:
+                    fired, states[key] = evaluate_vol_regime(report, states.get(key))
+                events.extend(fired)
+    return events

@@ -1,0 +1,223 @@
+"""One monitor tick: fetch each needed symbol once, evaluate each watched asset once, then write
+every new alert with its deliveries (and the monitor state that says it fired) in one
+transaction. Nothing is sent here; the dispatcher drains the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.monitors.evaluate import (
+    AlertEvent,
+    DriftThreshold,
+    evaluate_drift,
+    evaluate_quarter_end,
+    evaluate_vol_regime,
+)
+from bot.render.messages import alert_message
+from bot.settings import Settings
+from flows.errors import FlowsError
+from flows.funds import FundRegistry
+from flows.marketdata import MarketData
+from flows.status import (
+    HISTORY_DAYS,
+    MAX_STALENESS_DAYS,
+    AnalyticsConfig,
+    resolve_asset,
+    source_label,
+    status_from_frames,
+    symbols_for,
+)
+from storage.store import NewAlert
+
+log = logging.getLogger(__name__)
+
+MONITORS = ("quarter_end", "drift", "vol_regime")
+
+
+@dataclass
+class TickResult:
+    as_of: dt.date
+    assets: int = 0
+    alerts: list[AlertEvent] = field(default_factory=list)
+    new_alerts: int = 0
+    deliveries: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def subscription_threshold(subscription, settings: Settings) -> DriftThreshold:
+    if subscription.threshold_usd:
+        return DriftThreshold(usd=subscription.threshold_usd)
+    if subscription.threshold_pct_adv:
+        return DriftThreshold(pct_adv=subscription.threshold_pct_adv)
+    if settings.drift_threshold_usd:
+        return DriftThreshold(usd=settings.drift_threshold_usd)
+    return DriftThreshold(pct_adv=settings.drift_threshold_pct_adv or 1.0)
+
+
+def _audience(event: AlertEvent, subscriptions: Sequence, settings: Settings) -> list[int]:
+    kind = event.subscription_kind
+    audience = []
+    for subscription in subscriptions:
+        if kind not in subscription.alert_kinds:
+            continue
+        if (
+            kind == "drift"
+            and subscription_threshold(subscription, settings).id != event.threshold_id
+        ):
+            continue
+        audience.append(subscription.id)
+    return audience
+
+
+async def run_tick(
+    store,
+    market: MarketData,
+    registry: FundRegistry,
+    settings: Settings,
+    as_of: dt.date | None = None,
+    config: AnalyticsConfig | None = None,
+    charts: bool = True,
+) -> TickResult:
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    config = config or AnalyticsConfig(
+        neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
+    )
+    result = TickResult(as_of=as_of)
+    by_asset = await store.active_subscriptions_by_asset(await store.watched_assets())
+    by_asset = {asset: subs for asset, subs in by_asset.items() if subs}
+    if not by_asset:
+        return result
+    assets = {}
+    for symbol in by_asset:
+        try:
+            assets[symbol] = resolve_asset(symbol, registry)
+        except FlowsError as exc:
+            result.errors[symbol] = str(exc)
+    symbols = sorted(set().union(*(symbols_for(asset, registry) for asset in assets.values())))
+    start = as_of - dt.timedelta(days=HISTORY_DAYS)
+    fetched = await asyncio.gather(
+        *(market.bars(symbol, start, as_of) for symbol in symbols), return_exceptions=True
+    )
+    frames = {}
+    for symbol, frame in zip(symbols, fetched, strict=True):
+        if isinstance(frame, BaseException):
+            result.errors[symbol] = str(frame)
+            log.error("tick %s: %s", as_of, frame)
+        elif (as_of - frame.index[-1].date()).days > MAX_STALENESS_DAYS:
+            result.errors[symbol] = f"{symbol} data ends {frame.index[-1].date()}"
+        else:
+            frames[symbol] = frame
+
+    kinds_states = {kind: await store.get_states(kind, assets) for kind in MONITORS}
+    label = source_label(market)
+    new_alerts: list[NewAlert] = []
+    new_states: dict[tuple[str, str], dict] = {}
+    for symbol, asset in assets.items():
+        needed = symbols_for(asset, registry)
+        missing = sorted(needed - frames.keys())
+        if missing:
+            result.errors.setdefault(symbol, f"no usable data for {', '.join(missing)}")
+            continue
+        try:
+            report = status_from_frames(
+                asset, as_of, frames, registry, label, market.is_sample, config
+            )
+        except FlowsError as exc:
+            result.errors[symbol] = str(exc)
+            continue
+        result.assets += 1
+        subscriptions = by_asset[symbol]
+        thresholds = {
+            subscription_threshold(s, settings) for s in subscriptions if "drift" in s.alert_kinds
+        }
+        events: list[AlertEvent] = []
+        for kind in MONITORS:
+            state = kinds_states[kind].get(symbol)
+            if kind == "quarter_end":
+                fired, new_state = evaluate_quarter_end(report, state, settings.countdown_steps)
+            elif kind == "drift":
+                fired, new_state = evaluate_drift(
+                    report, state, sorted(thresholds, key=lambda t: t.id)
+                )
+            else:
+                fired, new_state = evaluate_vol_regime(report, state)
+            events.extend(fired)
+            if new_state != state:
+                new_states[(kind, symbol)] = new_state
+        for event in events:
+            audience = _audience(event, subscriptions, settings)
+            if not audience:
+                continue
+            chart = (
+                await _chart_for(event, frames, registry, settings.chart_dir) if charts else None
+            )
+            message = alert_message(event, chart)
+            new_alerts.append(
+                NewAlert(
+                    dedupe_key=event.key,
+                    kind=event.kind,
+                    asset=event.asset,
+                    as_of=event.as_of,
+                    title=message.title,
+                    summary=message.summary,
+                    content=message.to_storage(),
+                    subscription_ids=audience,
+                    chart_path=str(chart) if chart else None,
+                    trade_usd=event.trade_usd,
+                    direction=event.direction,
+                )
+            )
+            result.alerts.append(event)
+    recorded = await store.record_alerts(new_alerts, monitor_states=new_states)
+    result.new_alerts = sum(1 for _, created in recorded if created)
+    result.deliveries = sum(
+        len(alert.subscription_ids)
+        for alert, (_, created) in zip(new_alerts, recorded, strict=True)
+        if created
+    )
+    for symbol, error in result.errors.items():
+        log.warning("tick %s: %s skipped: %s", as_of, symbol, error)
+    return result
+
+
+async def _chart_for(
+    event: AlertEvent, frames, registry: FundRegistry, chart_dir: Path
+) -> Path | None:
+    from bot.render.charts import vol_chart, weight_path_chart
+    from flows.assets import get_asset
+    from flows.volatility import DEFAULT_BANDS
+
+    report = event.report
+    safe_key = event.key.replace(":", "_").replace("/", "_")
+    path = chart_dir / f"{safe_key}.png"
+    try:
+        if event.kind == "vol_regime":
+            asset = get_asset(report.asset, registry.symbols)
+            bands = DEFAULT_BANDS[asset.asset_class]
+            closes = frames[report.asset]["adj_close"]
+            return await asyncio.to_thread(
+                vol_chart,
+                report.asset,
+                closes,
+                asset.annualization_days,
+                bands,
+                report.as_of,
+                path,
+                report.sample,
+            )
+        funds = [f for f in registry.holding(report.asset) if len(f.weights) > 1]
+        if not funds:
+            return None
+        fund = max(funds, key=lambda f: f.aum_usd)
+        closes = {symbol: frames[symbol]["adj_close"] for symbol in fund.weights}
+        return await asyncio.to_thread(
+            weight_path_chart, report.asset, fund, closes, report.as_of, path, report.sample
+        )
+    except Exception:
+        log.exception("chart for %s failed; the alert goes without it", event.key)
+        return None

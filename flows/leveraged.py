@@ -1,0 +1,307 @@
+"""Leveraged and inverse ETF rebalancing into the close.
+
+A daily-reset fund with NAV A and leverage L holds L·A of exposure. After the underlying moves by
+r, exposure is L·A·(1 + r) while the NAV is A·(1 + L·r); restoring L times the new NAV takes a
+trade of A·L·(L − 1)·r. L·(L − 1) is positive for every L outside [0, 1] (+2 → 2, +3 → 6,
+−1 → 2, −2 → 6, −3 → 12), so long and inverse funds alike trade in the direction of the move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from flows.assets import is_crypto
+from flows.errors import FlowsError, InputError
+from flows.funds import FundRegistry, LeveragedFund
+from flows.rebalance import average_dollar_volume
+from flows.results import Direction, LeveragedEstimate, LeveragedFlow
+
+if TYPE_CHECKING:
+    from flows.marketdata import MarketData
+
+MAX_ABS_MOVE = 0.9
+ADV_SESSIONS = 20
+HISTORY_DAYS = 120
+"""Calendar days fetched for an estimate: the previous close and 20 sessions of volume."""
+FORMULA = "A · L · (L − 1) · r per fund"
+
+
+def rebalance_multiplier(leverage: float) -> float:
+    """L · (L − 1): the trade per dollar of NAV per unit move of the underlying."""
+    return leverage * (leverage - 1.0)
+
+
+def fund_trade_usd(aum_usd: float, leverage: float, move: float) -> float:
+    """Signed end-of-day rebalance of one fund: positive buys the underlying."""
+    return aum_usd * rebalance_multiplier(leverage) * move
+
+
+def validate_move(move: float) -> float:
+    """A move is a fraction between −0.9 and 0.9; anything else is almost surely a percentage."""
+    if not math.isfinite(move):
+        raise InputError(f"--move {move} is not a number; give a fraction like -0.05 for −5%")
+    if abs(move) > MAX_ABS_MOVE:
+        hint = f"; did you mean {move / 100:g} ({move:g}%)?" if abs(move) <= 100 else ""
+        raise InputError(
+            f"--move {move:g} is outside -{MAX_ABS_MOVE:g}..{MAX_ABS_MOVE:g}: moves are fractions "
+            f"(0.05 = +5%){hint}"
+        )
+    return move
+
+
+def underlyings_with_funds(registry: FundRegistry) -> list[str]:
+    return sorted({fund.underlying for fund in registry.leveraged})
+
+
+def funds_on(underlying: str, registry: FundRegistry) -> tuple[LeveragedFund, ...]:
+    """The registry's leveraged funds on `underlying`; InputError listing the covered ones."""
+    symbol = underlying.strip().upper()
+    funds = registry.leveraged_on(symbol)
+    if not funds:
+        covered = ", ".join(underlyings_with_funds(registry)) or "none"
+        raise InputError(
+            f"no leveraged or inverse ETF on {symbol} in the fund registry ({registry.source}); "
+            f"underlyings with leveraged ETFs: {covered}"
+        )
+    return funds
+
+
+def sensitivity_usd(funds: Sequence[LeveragedFund]) -> float:
+    """Σ A · L · (L − 1): the aggregate trade for a move of 1.0 (100 %)."""
+    return sum(fund.aum_usd * rebalance_multiplier(fund.leverage) for fund in funds)
+
+
+def implied_move_threshold(funds: Sequence[LeveragedFund], threshold_usd: float) -> float | None:
+    """The |move| at which the aggregate trade reaches `threshold_usd`; None without funds."""
+    sensitivity = sensitivity_usd(funds)
+    return None if sensitivity <= 0 else threshold_usd / sensitivity
+
+
+def _direction(move: float) -> Direction:
+    if move == 0:
+        return "neutral"
+    return "buy" if move > 0 else "sell"
+
+
+def estimate_letf(
+    underlying: str,
+    move: float,
+    registry: FundRegistry,
+    adv_usd: float | None,
+    *,
+    as_of: dt.date | None = None,
+    move_basis: str = "hypothetical move",
+    data_source: str | None = None,
+    sample: bool = False,
+    adv_basis: str | None = None,
+    aum_overrides: Mapping[str, tuple[float, str]] | None = None,
+) -> LeveragedEstimate:
+    """The rebalance every leveraged/inverse ETF on `underlying` trades for a move `move`.
+
+    `aum_overrides` maps a fund's ticker (or name) to (aum_usd, source), e.g. live net assets,
+    replacing the registry's figure. `pct_adv` is a percentage of `adv_usd` (0.4 = 0.4 %).
+    The move is not range-checked here (replays take whatever the data says); user input goes
+    through `validate_move` first.
+    """
+    symbol = underlying.strip().upper()
+    flows = []
+    for fund in funds_on(symbol, registry):
+        aum, source = fund.aum_usd, fund.aum_source
+        override = (aum_overrides or {}).get(fund.ticker or fund.name)
+        if override is not None:
+            aum, source = override
+        flows.append(
+            LeveragedFlow(
+                name=fund.name,
+                ticker=fund.ticker,
+                leverage=fund.leverage,
+                multiplier=rebalance_multiplier(fund.leverage),
+                aum_usd=aum,
+                aum_source=source,
+                trade_usd=fund_trade_usd(aum, fund.leverage, move),
+            )
+        )
+    total = sum(flow.trade_usd for flow in flows)
+    per_1pct = sum(flow.aum_usd * flow.multiplier for flow in flows) * 0.01
+    adv_text = adv_basis or (
+        f"ADV = mean close × volume of the last {ADV_SESSIONS} sessions"
+        if adv_usd
+        else "ADV unknown"
+    )
+    return LeveragedEstimate(
+        underlying=symbol,
+        as_of=as_of,
+        move=move,
+        move_basis=move_basis,
+        funds=flows,
+        trade_usd=total,
+        direction=_direction(move),
+        trade_per_1pct_usd=per_1pct,
+        adv_usd=adv_usd,
+        pct_adv=100.0 * abs(total) / adv_usd if adv_usd else None,
+        aum_total_usd=sum(flow.aum_usd for flow in flows),
+        data_source=data_source,
+        sample=sample,
+        funds_source=registry.source,
+        basis=f"{FORMULA}, traded into the close; {len(flows)} fund(s), AUM from "
+        f"{registry.source}; {adv_text}",
+    )
+
+
+def letf_alert_check(estimate: LeveragedEstimate, threshold_usd: float) -> bool:
+    """Whether the estimated rebalance is big enough to alert on."""
+    return abs(estimate.trade_usd) >= threshold_usd
+
+
+def adv_series(bars: pd.DataFrame, sessions: int = ADV_SESSIONS) -> pd.Series:
+    """Rolling mean of close × volume over `sessions` bars (NaN until there are enough), the
+    same figure `rebalance.average_dollar_volume` gives for each day."""
+    dollar_volume = bars["close"] * bars["volume"]
+    adv = dollar_volume.rolling(sessions, min_periods=sessions).mean()
+    return adv.where(adv > 0)
+
+
+def daily_move(closes: pd.Series, as_of: dt.date, symbol: str) -> tuple[float, dt.date]:
+    """Close-to-close return on `as_of` and the previous bar's date; InputError if `as_of` has
+    no bar or no bar before it."""
+    stamp = pd.Timestamp(as_of)
+    if stamp not in closes.index:
+        raise InputError(
+            f"{symbol} has no bar on {as_of} (not a trading day or outside the data); "
+            "pick a trading day with --as-of"
+        )
+    position = int(closes.index.get_loc(stamp))
+    if position == 0:
+        raise InputError(
+            f"{symbol} has no bar before {as_of} to measure the move from; pick a later --as-of"
+        )
+    previous = closes.index[position - 1].date()
+    return float(closes.iloc[position] / closes.iloc[position - 1] - 1.0), previous
+
+
+def letf_history(
+    underlying: str,
+    closes: pd.Series,
+    registry: FundRegistry,
+    adv: pd.Series | float | None,
+    threshold_usd: float,
+    *,
+    data_source: str | None = None,
+    sample: bool = False,
+) -> list[tuple[dt.date, LeveragedEstimate]]:
+    """Replay: every day whose close-to-close move makes |aggregate trade| ≥ `threshold_usd`.
+
+    `closes` is the underlying's daily close series; `adv` a per-day ADV series (see
+    `adv_series`), one figure for every day, or None.
+    """
+    funds = funds_on(underlying, registry)
+    sensitivity = sensitivity_usd(funds)
+    series = closes.sort_index().dropna()
+    returns = series.pct_change().iloc[1:]
+    fired = returns[(returns.abs() * sensitivity) >= threshold_usd]
+    result = []
+    for stamp, move in fired.items():
+        previous = series.index[series.index.get_loc(stamp) - 1].date()
+        if isinstance(adv, pd.Series):
+            value = adv.get(stamp)
+            day_adv = None if value is None or pd.isna(value) else float(value)
+        else:
+            day_adv = adv
+        day = stamp.date()
+        result.append(
+            (
+                day,
+                estimate_letf(
+                    underlying,
+                    float(move),
+                    registry,
+                    day_adv,
+                    as_of=day,
+                    move_basis=f"close-to-close {previous} → {day}",
+                    data_source=data_source,
+                    sample=sample,
+                ),
+            )
+        )
+    return result
+
+
+async def build_letf(
+    underlying: str,
+    market: MarketData,
+    registry: FundRegistry,
+    as_of: dt.date | None = None,
+    move: float | None = None,
+    data_source: str | None = None,
+) -> LeveragedEstimate:
+    """The estimate for a hypothetical `move`, or for the underlying's actual close-to-close
+    move on `as_of` (default: its latest bar). With a hypothetical move the trade needs no data,
+    so a data failure only leaves the ADV unknown; without one it is an error."""
+    from flows import calendar
+    from flows.status import MAX_STALENESS_DAYS, today_utc
+
+    symbol = underlying.strip().upper()
+    funds_on(symbol, registry)
+    if move is not None:
+        validate_move(move)
+    today = today_utc()
+    if as_of is not None and as_of > today:
+        raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
+    if as_of is not None and not is_crypto(symbol) and not calendar.is_session(as_of):
+        before = calendar.previous_session(as_of)
+        raise InputError(
+            f"--as-of {as_of} is not an NYSE session (weekend or holiday); the session before "
+            f"is {before}"
+        )
+    label = data_source or market.source.name
+    end = as_of or today
+    try:
+        bars = await market.bars(symbol, end - dt.timedelta(days=HISTORY_DAYS), end)
+    except FlowsError as exc:
+        if move is None:
+            raise
+        return estimate_letf(
+            symbol,
+            move,
+            registry,
+            None,
+            as_of=as_of,
+            data_source=label,
+            sample=market.is_sample,
+            adv_basis=f"ADV unknown: {exc}",
+        )
+    last = bars.index[-1].date()
+    if as_of is None:
+        as_of = last
+        if (today - last).days > MAX_STALENESS_DAYS and move is None:
+            raise InputError(
+                f"{symbol} data from {label} ends {last}; pass --as-of {last} or earlier"
+            )
+    adv_basis = None
+    if move is None:
+        move, previous = daily_move(bars["adj_close"], as_of, symbol)
+        move_basis = f"actual close-to-close move {previous} → {as_of} (total-return closes)"
+        adv = average_dollar_volume(bars, as_of, ADV_SESSIONS)
+    else:
+        move_basis = "hypothetical move"
+        adv = None
+        if pd.Timestamp(as_of) in bars.index:
+            adv = average_dollar_volume(bars, as_of, ADV_SESSIONS)
+        else:
+            adv_basis = f"ADV unknown: no {symbol} bar on {as_of} from {label}"
+    return estimate_letf(
+        symbol,
+        move,
+        registry,
+        adv,
+        as_of=as_of,
+        move_basis=move_basis,
+        data_source=label,
+        sample=market.is_sample,
+        adv_basis=adv_basis,
+    )

@@ -1,0 +1,252 @@
+"""The schema: SQLModel tables for subscriptions, monitor state, the alert outbox and the bar cache.
+
+The Alembic migrations in `storage/migrations/versions/` must build exactly these tables; a test
+compares the two, so change both together (see `storage/migrations/README.md`).
+
+Conventions:
+- Timestamps are timezone-aware UTC datetimes in Python (`UTCDateTime`); SQLite stores them naive.
+- "No user" / "no workspace" is the empty string, never NULL, because SQL unique constraints treat
+  NULLs as distinct and a channel could then be subscribed to one asset twice.
+- Per-channel mutes live in their own table (`channel_settings`), not on subscription rows, so a
+  mute also covers subscriptions added while it is in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+PLATFORMS = ("console", "slack", "discord")
+ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar")
+"""The alert kinds known today; the schema does not restrict `kinds` to these."""
+
+SUBSCRIPTION_ACTIVE = "active"
+SUBSCRIPTION_BROKEN = "broken"
+
+DELIVERY_PENDING = "pending"
+DELIVERY_SENT = "sent"
+DELIVERY_FAILED = "failed"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so that migrations can refer to them (SQLite batch mode needs
+named constraints to drop or alter them)."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    Binding requires an aware datetime (a naive one is a bug: whose local time?) and converts it to
+    UTC; SQLite gets it naive, PostgreSQL as `timestamptz`. Reading always returns aware UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware UTC time")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+_registry = registry(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class StorageModel(SQLModel, registry=_registry):
+    """Base of every table here: its own MetaData, so only these tables are migrated."""
+
+
+metadata = StorageModel.metadata
+
+
+class Subscription(StorageModel, table=True):
+    """A channel (or a user's DM) watching one asset for some alert kinds."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "workspace", "channel", "user", "asset"),
+        sa.Index(None, "asset", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_type=sa.String(16))
+    """console | slack | discord"""
+    workspace: str = Field(default="", sa_type=sa.String(64))
+    """Slack team id / Discord guild id; '' for the console and DMs."""
+    channel: str = Field(sa_type=sa.String(128))
+    user: str = Field(default="", sa_type=sa.String(64))
+    """The user of a DM subscription; '' for a channel subscription."""
+    asset: str = Field(sa_type=sa.String(32))
+    kinds: str = Field(sa_type=sa.String(255))
+    """Comma-separated alert kinds, e.g. `quarter_end,drift,vol`; see `alert_kinds`."""
+    threshold_usd: float | None = Field(default=None, sa_type=sa.Float)
+    threshold_pct_adv: float | None = Field(default=None, sa_type=sa.Float)
+    created_by: str = Field(default="", sa_type=sa.String(64))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(default=SUBSCRIPTION_ACTIVE, sa_type=sa.String(16))
+    """active | broken (the platform refused to post there: bot removed, channel deleted…)"""
+    broken_reason: str | None = Field(default=None, sa_type=sa.Text)
+
+    @property
+    def alert_kinds(self) -> tuple[str, ...]:
+        return split_kinds(self.kinds)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == SUBSCRIPTION_ACTIVE
+
+
+class ChannelSetting(StorageModel, table=True):
+    """Per-channel settings; today only a mute."""
+
+    __tablename__ = "channel_settings"
+
+    platform: str = Field(primary_key=True, sa_type=sa.String(16))
+    workspace: str = Field(primary_key=True, sa_type=sa.String(64))
+    channel: str = Field(primary_key=True, sa_type=sa.String(128))
+    muted_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MonitorState(StorageModel, table=True):
+    """What a monitor last saw for an asset (countdown step, drift band, vol regime…), as JSON."""
+
+    __tablename__ = "monitor_state"
+
+    kind: str = Field(primary_key=True, sa_type=sa.String(32))
+    asset: str = Field(primary_key=True, sa_type=sa.String(32))
+    state: str = Field(sa_type=sa.Text)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.state)
+
+
+class Alert(StorageModel, table=True):
+    """One alert event, written once (its dedupe key is unique) and delivered many times."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (sa.Index(None, "asset", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(sa_type=sa.String(200), unique=True)
+    """Stable identity of the event, `kind:asset:period:step`, e.g. `quarter_end:BTC:2026Q4:4`."""
+    kind: str = Field(sa_type=sa.String(32))
+    asset: str = Field(sa_type=sa.String(32))
+    as_of: dt.date = Field(sa_type=sa.Date)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    title: str = Field(sa_type=sa.Text)
+    summary: str = Field(default="", sa_type=sa.Text)
+    content: str = Field(sa_type=sa.Text)
+    """The rendered platform-neutral message as JSON text; see `content_data`."""
+    chart_path: str | None = Field(default=None, sa_type=sa.Text)
+    trade_usd: float | None = Field(default=None, sa_type=sa.Float)
+    direction: str | None = Field(default=None, sa_type=sa.String(16))
+
+    @property
+    def content_data(self) -> Any:
+        return json.loads(self.content)
+
+
+class Delivery(StorageModel, table=True):
+    """One alert to one subscription: the outbox row the dispatcher drains.
+
+    The target (platform, workspace, channel, user) is copied from the subscription so the row
+    still says where it went after the subscription is removed (`subscription_id` becomes NULL).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "subscription_id"),
+        sa.Index(None, "status", "next_attempt_at"),
+        sa.Index(None, "subscription_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(
+        sa_column_args=[sa.ForeignKey("alerts.id", ondelete="CASCADE")], sa_type=sa.Integer
+    )
+    subscription_id: int | None = Field(
+        default=None,
+        sa_column_args=[sa.ForeignKey("subscriptions.id", ondelete="SET NULL")],
+        sa_type=sa.Integer,
+    )
+    platform: str = Field(sa_type=sa.String(16))
+    workspace: str = Field(default="", sa_type=sa.String(64))
+    channel: str = Field(sa_type=sa.String(128))
+    user: str = Field(default="", sa_type=sa.String(64))
+    status: str = Field(default=DELIVERY_PENDING, sa_type=sa.String(16))
+    """pending | sent | failed"""
+    attempts: int = Field(default=0, sa_type=sa.Integer)
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    platform_message_id: str | None = Field(default=None, sa_type=sa.String(128))
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Bar(StorageModel, table=True):
+    """A cached daily bar, so that repeated ticks do not refetch history."""
+
+    __tablename__ = "bar_cache"
+
+    source: str = Field(primary_key=True, sa_type=sa.String(255))
+    symbol: str = Field(primary_key=True, sa_type=sa.String(32))
+    date: dt.date = Field(primary_key=True, sa_type=sa.Date)
+    open: float = Field(sa_type=sa.Float)
+    high: float = Field(sa_type=sa.Float)
+    low: float = Field(sa_type=sa.Float)
+    close: float = Field(sa_type=sa.Float)
+    volume: float = Field(sa_type=sa.Float)
+    adj_close: float = Field(sa_type=sa.Float)
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def split_kinds(kinds: str) -> tuple[str, ...]:
+    return tuple(kind for kind in kinds.split(",") if kind)
+
+
+def join_kinds(kinds: str | Any) -> str:
+    """Canonical text of a set of kinds: lower-case, de-duplicated, in the given order."""
+    items = kinds.split(",") if isinstance(kinds, str) else list(kinds)
+    seen: list[str] = []
+    for item in items:
+        kind = str(item).strip().lower()
+        if not kind:
+            continue
+        if not kind.replace("_", "").isalnum():
+            raise ValueError(f"invalid alert kind {item!r}")
+        if kind not in seen:
+            seen.append(kind)
+    if not seen:
+        raise ValueError("a subscription needs at least one alert kind")
+    return ",".join(seen)

@@ -1,0 +1,927 @@
+"""`Store`: every query the bot runs. Nothing outside `storage/` writes SQL.
+
+One `Store` per process, shared by the scheduler, the dispatcher and the chat adapters. Each
+method is one short transaction; objects returned are detached snapshots (safe to read after the
+call, not to modify and save). All times are timezone-aware UTC; `now` parameters exist so tests
+and the scheduler can pin the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import EllipsisType
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.database import (
+    create_engine,
+    database_url_from_env,
+    is_sqlite_memory,
+    normalize_database_url,
+)
+from storage.migrate import upgrade_database, upgrade_engine
+from storage.models import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SENT,
+    PLATFORMS,
+    SUBSCRIPTION_ACTIVE,
+    SUBSCRIPTION_BROKEN,
+    Alert,
+    Bar,
+    ChannelSetting,
+    Delivery,
+    MonitorState,
+    Subscription,
+    join_kinds,
+    utcnow,
+)
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
+"""The columns of a cached bar frame: `flows.marketdata.base.BAR_COLUMNS` plus `adj_close`."""
+
+_CHUNK = 5_000
+"""Most ids bound in one IN (…) — far below SQLite's and asyncpg's parameter limits."""
+_MAX_ERROR_CHARS = 2_000
+
+_SUBSCRIPTIONS = Subscription.__table__
+_CHANNELS = ChannelSetting.__table__
+_STATES = MonitorState.__table__
+_ALERTS = Alert.__table__
+_DELIVERIES = Delivery.__table__
+_BARS = Bar.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert to record, with the subscriptions it goes to."""
+
+    dedupe_key: str
+    kind: str
+    asset: str
+    as_of: dt.date
+    title: str
+    content: Mapping[str, Any] | Sequence[Any] | str
+    """The rendered neutral message: a JSON-able object, or JSON text."""
+    subscription_ids: Sequence[int] = ()
+    summary: str = ""
+    chart_path: str | None = None
+    trade_usd: float | None = None
+    direction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BarCoverage:
+    """What the bar cache holds for one (source, symbol)."""
+
+    first: dt.date
+    last: dt.date
+    count: int
+    fetched_at: dt.datetime
+    """When the most recently fetched bar was written."""
+
+
+class Store:
+    """Async access to the bot's database (SQLite by default, PostgreSQL too)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._dialect = engine.dialect.name
+        if self._dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {self._dialect!r}: use SQLite or PostgreSQL")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls, url: str | None = None, *, migrate: bool = True, echo: bool = False
+    ) -> Store:
+        """Connect to `url` (default: `$DATABASE_URL`, else `sqlite+aiosqlite:///flows-bot.db`).
+
+        With `migrate` (the default) the schema is first brought to the current revision.
+        """
+        url = normalize_database_url(url) if url else database_url_from_env()
+        engine = create_engine(url, echo=echo)
+        try:
+            if migrate and is_sqlite_memory(url):
+                # An in-memory database exists only on this engine's one connection.
+                await upgrade_engine(engine)
+            elif migrate:
+                await upgrade_database(url)
+            return cls(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+
+    async def close(self) -> None:
+        """Close every pooled connection; safe to call twice."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT on both SQLite and PostgreSQL."""
+        return (sqlite if self._dialect == "sqlite" else postgresql).insert(table)
+
+    # ------------------------------------------------------------------ subscriptions
+
+    async def add_subscription(
+        self,
+        *,
+        platform: str,
+        channel: str,
+        asset: str,
+        kinds: Iterable[str] | str,
+        workspace: str = "",
+        user: str | None = None,
+        threshold_usd: float | None = None,
+        threshold_pct_adv: float | None = None,
+        created_by: str = "",
+        now: dt.datetime | None = None,
+    ) -> tuple[Subscription, bool]:
+        """Watch `asset` in a channel (or a user's DM); returns (subscription, created).
+
+        Watching an asset already watched there returns the existing row with created=False and
+        changes nothing — except that a *broken* subscription is made active again (someone just
+        ran a command in that channel, so the bot can evidently reach it). To change the kinds or
+        thresholds of an existing subscription use `update_subscription`.
+        """
+        platform = _platform(platform)
+        channel, asset = _required("channel", channel), _required("asset", asset)
+        values = {
+            "platform": platform,
+            "workspace": workspace or "",
+            "channel": channel,
+            "user": user or "",
+            "asset": asset,
+            "kinds": join_kinds(kinds),
+            "threshold_usd": _threshold("threshold_usd", threshold_usd),
+            "threshold_pct_adv": _threshold("threshold_pct_adv", threshold_pct_adv),
+            "created_by": created_by or "",
+            "created_at": now or utcnow(),
+            "status": SUBSCRIPTION_ACTIVE,
+            "broken_reason": None,
+        }
+        key = _target_clause(_SUBSCRIPTIONS, platform, workspace, channel, user)
+        key = sa.and_(key, _SUBSCRIPTIONS.c.asset == asset)
+        async with self._sessions() as session, session.begin():
+            inserted = await session.exec(
+                self._insert(_SUBSCRIPTIONS)
+                .values(values)
+                .on_conflict_do_nothing(
+                    index_elements=["platform", "workspace", "channel", "user", "asset"]
+                )
+            )
+            created = inserted.rowcount == 1
+            if not created:
+                await session.exec(
+                    sa.update(_SUBSCRIPTIONS)
+                    .where(key, _SUBSCRIPTIONS.c.status == SUBSCRIPTION_BROKEN)
+                    .values(status=SUBSCRIPTION_ACTIVE, broken_reason=None)
+                )
+            subscription = (await session.exec(select(Subscription).where(key))).one()
+        return subscription, created
+
+    async def update_subscription(
+        self,
+        subscription_id: int,
+        *,
+        kinds: Iterable[str] | str | None = None,
+        threshold_usd: float | EllipsisType | None = ...,
+        threshold_pct_adv: float | EllipsisType | None = ...,
+    ) -> Subscription | None:
+        """Change the kinds and/or thresholds (pass None to clear a threshold; omit to keep)."""
+        values: dict[str, Any] = {}
+        if kinds is not None:
+            values["kinds"] = join_kinds(kinds)
+        if threshold_usd is not ...:
+            values["threshold_usd"] = _threshold("threshold_usd", threshold_usd)
+        if threshold_pct_adv is not ...:
+            values["threshold_pct_adv"] = _threshold("threshold_pct_adv", threshold_pct_adv)
+        async with self._sessions() as session, session.begin():
+            if values:
+                await session.exec(
+                    sa.update(_SUBSCRIPTIONS)
+                    .where(_SUBSCRIPTIONS.c.id == subscription_id)
+                    .values(values)
+                )
+            return await session.get(Subscription, subscription_id)
+
+    async def remove_subscriptions(
+        self,
+        *,
+        platform: str,
+        channel: str,
+        workspace: str = "",
+        user: str | None = None,
+        asset: str | None = None,
+    ) -> int:
+        """Unwatch `asset` (or, with None, everything) in a channel / DM; returns rows removed.
+
+        Their pending deliveries are failed with `last_error='subscription removed'`; delivery
+        history stays (its `subscription_id` becomes NULL).
+        """
+        where = _target_clause(_SUBSCRIPTIONS, _platform(platform), workspace, channel, user)
+        if asset is not None:
+            where = sa.and_(where, _SUBSCRIPTIONS.c.asset == asset)
+        ids = sa.select(_SUBSCRIPTIONS.c.id).where(where).scalar_subquery()
+        async with self._sessions() as session, session.begin():
+            await session.exec(
+                sa.update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.subscription_id.in_(ids),
+                    _DELIVERIES.c.status == DELIVERY_PENDING,
+                )
+                .values(status=DELIVERY_FAILED, last_error="subscription removed")
+            )
+            deleted = await session.exec(sa.delete(_SUBSCRIPTIONS).where(where))
+            return deleted.rowcount
+
+    async def list_subscriptions(
+        self, *, platform: str, channel: str, workspace: str = "", user: str | None = None
+    ) -> list[Subscription]:
+        """The subscriptions of one channel (user=None) or one user's DM, by asset."""
+        where = _target_clause(Subscription, _platform(platform), workspace, channel, user)
+        async with self._sessions() as session:
+            query = select(Subscription).where(where).order_by(col(Subscription.asset))
+            rows = await session.exec(query)
+            return list(rows.all())
+
+    async def get_subscription(self, subscription_id: int) -> Subscription | None:
+        async with self._sessions() as session:
+            return await session.get(Subscription, subscription_id)
+
+    async def active_subscriptions_for(
+        self,
+        asset: str,
+        *,
+        kind: str | None = None,
+        include_muted: bool = False,
+        now: dt.datetime | None = None,
+    ) -> list[Subscription]:
+        """Active subscriptions to `asset` (wanting `kind`, if given), muted channels left out."""
+        found = await self.active_subscriptions_by_asset(
+            [asset], kind=kind, include_muted=include_muted, now=now
+        )
+        return found[asset]
+
+    async def active_subscriptions_by_asset(
+        self,
+        assets: Iterable[str],
+        *,
+        kind: str | None = None,
+        include_muted: bool = False,
+        now: dt.datetime | None = None,
+    ) -> dict[str, list[Subscription]]:
+        """Active subscriptions of many assets in one query: {asset: [subscription, …]}.
+
+        Every requested asset is a key (with an empty list when nobody watches it). Channels muted
+        at `now` are left out unless `include_muted`. Within an asset, oldest subscription first.
+        """
+        wanted = list(dict.fromkeys(assets))
+        found: dict[str, list[Subscription]] = {asset: [] for asset in wanted}
+        if not wanted:
+            return found
+        now = now or utcnow()
+        async with self._sessions() as session:
+            for chunk in _chunks(wanted):
+                query = select(Subscription).where(
+                    col(Subscription.asset).in_(chunk),
+                    Subscription.status == SUBSCRIPTION_ACTIVE,
+                )
+                if not include_muted:
+                    query = query.outerjoin(
+                        ChannelSetting,
+                        sa.and_(
+                            ChannelSetting.platform == Subscription.platform,
+                            ChannelSetting.workspace == Subscription.workspace,
+                            ChannelSetting.channel == Subscription.channel,
+                        ),
+                    ).where(
+                        sa.or_(
+                            col(ChannelSetting.muted_until).is_(None),
+                            col(ChannelSetting.muted_until) <= now,
+                        )
+                    )
+                rows = await session.exec(query.order_by(col(Subscription.id)))
+                for subscription in rows.all():
+                    if kind is None or kind in subscription.alert_kinds:
+                        found[subscription.asset].append(subscription)
+        return found
+
+    async def watched_assets(self) -> set[str]:
+        """Every asset with at least one active subscription."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(Subscription.asset)
+                .where(Subscription.status == SUBSCRIPTION_ACTIVE)
+                .distinct()
+            )
+            return set(rows.all())
+
+    async def mark_subscription_broken(
+        self, subscription_id: int, reason: str, *, now: dt.datetime | None = None
+    ) -> int:
+        """Stop alerting a subscription the platform refuses (403/404, channel gone…).
+
+        Its pending deliveries become failed. Returns how many deliveries that failed.
+        """
+        async with self._sessions() as session, session.begin():
+            await session.exec(
+                sa.update(_SUBSCRIPTIONS)
+                .where(_SUBSCRIPTIONS.c.id == subscription_id)
+                .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
+            )
+            return await self._fail_pending(
+                session,
+                _DELIVERIES.c.subscription_id == subscription_id,
+                f"subscription broken: {reason}",
+            )
+
+    async def mark_channel_broken(
+        self, *, platform: str, channel: str, reason: str, workspace: str = ""
+    ) -> int:
+        """Mark every subscription of a channel broken (DM ones too); fail their pending
+        deliveries. Returns how many subscriptions were active and are now broken."""
+        where = sa.and_(
+            _SUBSCRIPTIONS.c.platform == _platform(platform),
+            _SUBSCRIPTIONS.c.workspace == (workspace or ""),
+            _SUBSCRIPTIONS.c.channel == channel,
+        )
+        async with self._sessions() as session, session.begin():
+            result = await session.exec(
+                sa.update(_SUBSCRIPTIONS)
+                .where(where, _SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE)
+                .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
+            )
+            ids = sa.select(_SUBSCRIPTIONS.c.id).where(where).scalar_subquery()
+            await self._fail_pending(
+                session, _DELIVERIES.c.subscription_id.in_(ids), f"subscription broken: {reason}"
+            )
+            return result.rowcount
+
+    async def _fail_pending(self, session: AsyncSession, where: Any, error: str) -> int:
+        result = await session.exec(
+            sa.update(_DELIVERIES)
+            .where(where, _DELIVERIES.c.status == DELIVERY_PENDING)
+            .values(status=DELIVERY_FAILED, last_error=_clip(error))
+        )
+        return result.rowcount
+
+    # ------------------------------------------------------------------ channel mutes
+
+    async def mute_channel(
+        self,
+        *,
+        platform: str,
+        channel: str,
+        until: dt.datetime,
+        workspace: str = "",
+        now: dt.datetime | None = None,
+    ) -> None:
+        """No new alerts for the channel's subscriptions until `until` (they are not queued)."""
+        await self._set_muted_until(platform, workspace, channel, until, now)
+
+    async def unmute_channel(
+        self, *, platform: str, channel: str, workspace: str = "", now: dt.datetime | None = None
+    ) -> None:
+        await self._set_muted_until(platform, workspace, channel, None, now)
+
+    async def _set_muted_until(
+        self,
+        platform: str,
+        workspace: str,
+        channel: str,
+        until: dt.datetime | None,
+        now: dt.datetime | None,
+    ) -> None:
+        values = {
+            "platform": _platform(platform),
+            "workspace": workspace or "",
+            "channel": _required("channel", channel),
+            "muted_until": until,
+            "updated_at": now or utcnow(),
+        }
+        statement = self._insert(_CHANNELS).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["platform", "workspace", "channel"],
+            set_={
+                "muted_until": statement.excluded.muted_until,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        async with self._sessions() as session, session.begin():
+            await session.exec(statement)
+
+    async def muted_until(
+        self, *, platform: str, channel: str, workspace: str = "", now: dt.datetime | None = None
+    ) -> dt.datetime | None:
+        """When the channel's mute ends, or None when it is not muted at `now`."""
+        async with self._sessions() as session:
+            setting = await session.get(
+                ChannelSetting, (_platform(platform), workspace or "", channel)
+            )
+        if setting is None or setting.muted_until is None:
+            return None
+        return setting.muted_until if setting.muted_until > (now or utcnow()) else None
+
+    async def is_muted(
+        self, *, platform: str, channel: str, workspace: str = "", now: dt.datetime | None = None
+    ) -> bool:
+        until = await self.muted_until(
+            platform=platform, channel=channel, workspace=workspace, now=now
+        )
+        return until is not None
+
+    # ------------------------------------------------------------------ monitor state
+
+    async def get_state(self, kind: str, asset: str) -> dict[str, Any] | None:
+        """What the `kind` monitor last stored for `asset`, or None."""
+        return (await self.get_states(kind, [asset])).get(asset)
+
+    async def get_states(self, kind: str, assets: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Stored states of many assets in one query; assets without one are absent."""
+        wanted = list(dict.fromkeys(assets))
+        states: dict[str, dict[str, Any]] = {}
+        async with self._sessions() as session:
+            for chunk in _chunks(wanted):
+                rows = await session.exec(
+                    sa.select(_STATES.c.asset, _STATES.c.state).where(
+                        _STATES.c.kind == kind, _STATES.c.asset.in_(chunk)
+                    )
+                )
+                states.update((asset, json.loads(state)) for asset, state in rows.all())
+        return states
+
+    async def set_state(
+        self, kind: str, asset: str, state: Mapping[str, Any], *, now: dt.datetime | None = None
+    ) -> None:
+        await self.set_states(kind, {asset: state}, now=now)
+
+    async def set_states(
+        self,
+        kind: str,
+        states: Mapping[str, Mapping[str, Any]],
+        *,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Upsert the states of many assets in one statement."""
+        if not states:
+            return
+        async with self._sessions() as session, session.begin():
+            await self._upsert_states(
+                session, {(kind, asset): state for asset, state in states.items()}, now
+            )
+
+    async def _upsert_states(
+        self,
+        session: AsyncSession,
+        states: Mapping[tuple[str, str], Mapping[str, Any]],
+        now: dt.datetime | None,
+    ) -> None:
+        now = now or utcnow()
+        rows = [
+            {"kind": kind, "asset": asset, "state": _json(state), "updated_at": now}
+            for (kind, asset), state in states.items()
+        ]
+        statement = self._insert(_STATES)
+        statement = statement.on_conflict_do_update(
+            index_elements=["kind", "asset"],
+            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+        )
+        await session.exec(statement, params=rows)
+
+    # ------------------------------------------------------------------ the outbox
+
+    async def record_alert(
+        self,
+        *,
+        dedupe_key: str,
+        kind: str,
+        asset: str,
+        as_of: dt.date,
+        title: str,
+        content: Mapping[str, Any] | Sequence[Any] | str,
+        subscription_ids: Sequence[int],
+        summary: str = "",
+        chart_path: str | None = None,
+        trade_usd: float | None = None,
+        direction: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[Alert, bool]:
+        """Write an alert and one pending delivery per subscription, in one transaction.
+
+        Idempotent: when `dedupe_key` exists nothing is written and (existing alert, False) is
+        returned. See `record_alerts`.
+        """
+        alert = NewAlert(
+            dedupe_key=dedupe_key,
+            kind=kind,
+            asset=asset,
+            as_of=as_of,
+            title=title,
+            content=content,
+            subscription_ids=subscription_ids,
+            summary=summary,
+            chart_path=chart_path,
+            trade_usd=trade_usd,
+            direction=direction,
+        )
+        return (await self.record_alerts([alert], now=now))[0]
+
+    async def record_alerts(
+        self,
+        alerts: Iterable[NewAlert],
+        *,
+        monitor_states: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+        now: dt.datetime | None = None,
+    ) -> list[tuple[Alert, bool]]:
+        """Write many alerts and their deliveries in ONE transaction; returns (alert, created) per
+        input, in order.
+
+        - An alert whose dedupe key exists (or repeats earlier in `alerts`) creates nothing.
+        - A new alert gets one pending delivery (due at `now`) per distinct subscription id that
+          still exists and is active; ids removed or broken since the caller looked them up are
+          skipped, not an error. Targets are copied from the subscriptions.
+        - `monitor_states`, {(kind, asset): state}, are upserted in the same transaction, so an
+          alert and the state that says "already alerted" commit together.
+        If anything fails, nothing is written.
+        """
+        alerts = list(alerts)
+        now = now or utcnow()
+        for alert in alerts:
+            _required("dedupe_key", alert.dedupe_key)
+        async with self._sessions() as session, session.begin():
+            new_alerts: list[tuple[int, NewAlert]] = []
+            seen: set[str] = set()
+            for alert in alerts:
+                if alert.dedupe_key in seen:
+                    continue
+                seen.add(alert.dedupe_key)
+                inserted = await session.exec(
+                    self._insert(_ALERTS)
+                    .values(
+                        dedupe_key=alert.dedupe_key,
+                        kind=_required("kind", alert.kind),
+                        asset=_required("asset", alert.asset),
+                        as_of=alert.as_of,
+                        created_at=now,
+                        title=alert.title,
+                        summary=alert.summary,
+                        content=_content_json(alert.content),
+                        chart_path=alert.chart_path,
+                        trade_usd=alert.trade_usd,
+                        direction=alert.direction,
+                    )
+                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                    .returning(_ALERTS.c.id)
+                )
+                alert_id = inserted.scalar_one_or_none()
+                if alert_id is not None:
+                    new_alerts.append((alert_id, alert))
+
+            wanted = sorted({int(i) for _, alert in new_alerts for i in alert.subscription_ids})
+            targets: dict[int, tuple[str, str, str, str]] = {}
+            for chunk in _chunks(wanted):
+                rows = await session.exec(
+                    sa.select(
+                        _SUBSCRIPTIONS.c.id,
+                        _SUBSCRIPTIONS.c.platform,
+                        _SUBSCRIPTIONS.c.workspace,
+                        _SUBSCRIPTIONS.c.channel,
+                        _SUBSCRIPTIONS.c.user,
+                    ).where(
+                        _SUBSCRIPTIONS.c.id.in_(chunk),
+                        _SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE,
+                    )
+                )
+                targets.update((row[0], tuple(row[1:])) for row in rows.all())
+            deliveries = [
+                {
+                    "alert_id": alert_id,
+                    "subscription_id": subscription_id,
+                    "platform": target[0],
+                    "workspace": target[1],
+                    "channel": target[2],
+                    "user": target[3],
+                    "status": DELIVERY_PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for alert_id, alert in new_alerts
+                for subscription_id in dict.fromkeys(int(i) for i in alert.subscription_ids)
+                if (target := targets.get(subscription_id)) is not None
+            ]
+            if deliveries:
+                await session.exec(sa.insert(_DELIVERIES), params=deliveries)
+            if monitor_states:
+                await self._upsert_states(session, monitor_states, now)
+
+            created_ids = {alert_id for alert_id, _ in new_alerts}
+            by_key: dict[str, Alert] = {}
+            for chunk in _chunks(list(seen)):
+                rows = await session.exec(select(Alert).where(col(Alert.dedupe_key).in_(chunk)))
+                by_key.update((row.dedupe_key, row) for row in rows.all())
+
+        results: list[tuple[Alert, bool]] = []
+        reported: set[str] = set()
+        for alert in alerts:
+            stored = by_key[alert.dedupe_key]
+            first = alert.dedupe_key not in reported
+            reported.add(alert.dedupe_key)
+            results.append((stored, first and stored.id in created_ids))
+        return results
+
+    async def get_alert(self, dedupe_key: str) -> Alert | None:
+        async with self._sessions() as session:
+            rows = await session.exec(select(Alert).where(Alert.dedupe_key == dedupe_key))
+            return rows.one_or_none()
+
+    async def deliveries_for(self, alert_id: int) -> list[Delivery]:
+        """Every delivery of one alert, in creation order."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(Delivery).where(Delivery.alert_id == alert_id).order_by(col(Delivery.id))
+            )
+            return list(rows.all())
+
+    async def due_deliveries(
+        self, now: dt.datetime | None = None, limit: int = 100
+    ) -> list[tuple[Delivery, Alert]]:
+        """Pending deliveries due at `now` (next_attempt_at <= now), oldest due first."""
+        now = now or utcnow()
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(Delivery, Alert)
+                .join(Alert, col(Alert.id) == col(Delivery.alert_id))
+                .where(
+                    Delivery.status == DELIVERY_PENDING,
+                    col(Delivery.next_attempt_at) <= now,
+                )
+                .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+                .limit(limit)
+            )
+            return [(delivery, alert) for delivery, alert in rows.all()]
+
+    async def mark_sent(
+        self, delivery_id: int, platform_message_id: str | None, *, now: dt.datetime | None = None
+    ) -> bool:
+        """Record a successful post. False when the delivery was not pending (already settled)."""
+        return await self._settle(
+            delivery_id,
+            status=DELIVERY_SENT,
+            platform_message_id=platform_message_id,
+            sent_at=now or utcnow(),
+            last_error=None,
+        )
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt_at: dt.datetime) -> bool:
+        """A failed attempt to retry at `next_attempt_at` (backoff / Retry-After); stays pending."""
+        return await self._settle(
+            delivery_id,
+            status=DELIVERY_PENDING,
+            last_error=_clip(error),
+            next_attempt_at=next_attempt_at,
+        )
+
+    async def mark_failed(self, delivery_id: int, error: str) -> bool:
+        """A failed attempt that will not be retried."""
+        return await self._settle(delivery_id, status=DELIVERY_FAILED, last_error=_clip(error))
+
+    async def _settle(self, delivery_id: int, **values: Any) -> bool:
+        """Apply the outcome of an attempt (attempts += 1) to a delivery that is still pending."""
+        async with self._sessions() as session, session.begin():
+            result = await session.exec(
+                sa.update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.id == delivery_id,
+                    _DELIVERIES.c.status == DELIVERY_PENDING,
+                )
+                .values(attempts=_DELIVERIES.c.attempts + 1, **values)
+            )
+            return result.rowcount == 1
+
+    async def defer_channel(
+        self, *, platform: str, channel: str, until: dt.datetime, workspace: str = ""
+    ) -> int:
+        """Push every pending delivery to a channel to `until` at the earliest (a 429 with
+        Retry-After applies to the channel, not one message). Returns rows deferred."""
+        async with self._sessions() as session, session.begin():
+            result = await session.exec(
+                sa.update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.platform == _platform(platform),
+                    _DELIVERIES.c.workspace == (workspace or ""),
+                    _DELIVERIES.c.channel == channel,
+                    _DELIVERIES.c.status == DELIVERY_PENDING,
+                    _DELIVERIES.c.next_attempt_at < until,
+                )
+                .values(next_attempt_at=until)
+            )
+            return result.rowcount
+
+    async def pending_count(self) -> int:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                sa.select(sa.func.count())
+                .select_from(_DELIVERIES)
+                .where(_DELIVERIES.c.status == DELIVERY_PENDING)
+            )
+            return int(rows.scalar_one())
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """{status: number of deliveries}, every status present."""
+        counts = dict.fromkeys((DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED), 0)
+        async with self._sessions() as session:
+            rows = await session.exec(
+                sa.select(_DELIVERIES.c.status, sa.func.count()).group_by(_DELIVERIES.c.status)
+            )
+            counts.update((status, int(count)) for status, count in rows.all())
+        return counts
+
+    # ------------------------------------------------------------------ bar cache
+
+    async def load_bars(
+        self, source: str, symbol: str, start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """Cached bars from `start` to `end` inclusive: columns `BAR_COLUMNS` (float64), a
+        DatetimeIndex named `date`, sorted. Empty (same columns) when nothing is cached."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                sa.select(_BARS.c.date, *(_BARS.c[name] for name in BAR_COLUMNS))
+                .where(
+                    _BARS.c.source == source,
+                    _BARS.c.symbol == symbol,
+                    _BARS.c.date >= start,
+                    _BARS.c.date <= end,
+                )
+                .order_by(_BARS.c.date)
+            )
+            records = rows.all()
+        index = pd.DatetimeIndex(
+            pd.to_datetime([row[0].isoformat() for row in records], format="%Y-%m-%d"),
+            name="date",
+        )
+        return pd.DataFrame(
+            [row[1:] for row in records], index=index, columns=list(BAR_COLUMNS), dtype="float64"
+        )
+
+    async def save_bars(
+        self, source: str, symbol: str, frame: pd.DataFrame, *, now: dt.datetime | None = None
+    ) -> int:
+        """Upsert a frame of daily bars (index: dates; columns as `load_bars`, `adj_close`
+        optional — defaults to `close`). Returns rows written."""
+        if frame.empty:
+            return 0
+        missing = [name for name in BAR_COLUMNS[:-1] if name not in frame.columns]
+        if missing:
+            raise ValueError(f"bars of {symbol} lack column(s) {', '.join(missing)}")
+        values = frame.copy()
+        if "adj_close" not in values.columns:
+            values["adj_close"] = values["close"]
+        values = values[list(BAR_COLUMNS)].astype("float64")
+        if values.isna().to_numpy().any():
+            raise ValueError(f"bars of {symbol} contain missing values")
+        index = pd.DatetimeIndex(values.index)
+        if index.tz is not None:
+            index = index.tz_convert("UTC").tz_localize(None)
+        dates = index.normalize()
+        if dates.has_duplicates:
+            raise ValueError(f"bars of {symbol} have duplicate dates")
+        now = now or utcnow()
+        rows = [
+            {
+                "source": source,
+                "symbol": symbol,
+                "date": day.date(),
+                **dict(zip(BAR_COLUMNS, map(float, bar), strict=True)),
+                "fetched_at": now,
+            }
+            for day, bar in zip(dates, values.itertuples(index=False, name=None), strict=True)
+        ]
+        statement = self._insert(_BARS)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source", "symbol", "date"],
+            set_={name: statement.excluded[name] for name in (*BAR_COLUMNS, "fetched_at")},
+        )
+        async with self._sessions() as session, session.begin():
+            await session.exec(statement, params=rows)
+        return len(rows)
+
+    async def bar_coverage(self, source: str, symbol: str) -> BarCoverage | None:
+        """First and last cached date of a symbol, so a caller fetches only what is missing."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                sa.select(
+                    sa.func.min(_BARS.c.date),
+                    sa.func.max(_BARS.c.date),
+                    sa.func.count(),
+                    sa.func.max(_BARS.c.fetched_at),
+                ).where(_BARS.c.source == source, _BARS.c.symbol == symbol)
+            )
+            first, last, count, fetched_at = rows.one()
+        if not count:
+            return None
+        return BarCoverage(
+            first=_as_date(first), last=_as_date(last), count=int(count), fetched_at=fetched_at
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _platform(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
+    return platform
+
+
+def _required(name: str, value: str) -> str:
+    if not value or not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value.strip()
+
+
+def _threshold(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    if not number >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return number
+
+
+def _target_clause(
+    table: Any, platform: str, workspace: str, channel: str, user: str | None
+) -> Any:
+    columns = table.c if isinstance(table, sa.Table) else table
+    return sa.and_(
+        columns.platform == platform,
+        columns.workspace == (workspace or ""),
+        columns.channel == channel,
+        columns.user == (user or ""),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def _content_json(content: Any) -> str:
+    if isinstance(content, str):
+        json.loads(content)  # must already be JSON text
+        return content
+    return _json(content)
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
