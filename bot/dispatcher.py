@@ -84,14 +84,26 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             self._wake.clear()
 
-    async def drain(self) -> None:
-        """Send everything due now and wait until the channel queues are empty (`--once`)."""
+    async def drain(self, max_wait: float = 120.0) -> None:
+        """Send everything due now, and what comes due within `max_wait` seconds (retries after
+        a 429 or a transient failure), then return (`--once`, tests)."""
         await self._recover_in_flight()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_wait
         while True:
             await self.enqueue_due()
-            await asyncio.gather(*(q.join() for q in list(self._queues.values())))
-            if not await self._has_due():
+            await asyncio.gather(*(queue.join() for queue in list(self._queues.values())))
+            horizon = self.clock() + dt.timedelta(seconds=max(0.0, deadline - loop.time()))
+            upcoming = [
+                delivery
+                for delivery, _ in await self.store.due_deliveries(horizon, limit=BATCH)
+                if delivery.platform in self.adapters and delivery.id not in self._queued
+            ]
+            if not upcoming:
                 return
+            wait = (min(d.next_attempt_at for d in upcoming) - self.clock()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     async def stop(self) -> None:
         """Stop taking work; a send in progress completes, queued ones stay pending in the DB."""
@@ -101,12 +113,6 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._workers.clear()
-
-    async def _has_due(self) -> bool:
-        due = await self.store.due_deliveries(self.clock(), limit=1)
-        return any(delivery.id not in self._queued for delivery, _ in due) and any(
-            delivery.platform in self.adapters for delivery, _ in due
-        )
 
     async def _recover_in_flight(self) -> None:
         """A delivery attempted but not marked sent may have reached the platform before the

@@ -67,6 +67,15 @@ def _rule_share(days_after_quarter_end: int) -> float:
     return max(0.0, 1.0 - reported_fraction(days_after_quarter_end - BLACKOUT_END_DAYS))
 
 
+def _blocked_by_report(day: dt.date, reported: dt.date) -> bool:
+    """Whether a company reporting on `reported` is in blackout on `day`: from two weeks before
+    the end of the quarter it reports on (the last quarter end before the report)."""
+    year, quarter = calendar.quarter_of(reported)
+    year, quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+    opens = quarter_end_day(year, quarter) - dt.timedelta(days=BLACKOUT_START_DAYS)
+    return opens <= day < reported + dt.timedelta(days=BLACKOUT_END_DAYS)
+
+
 def season_of(day: dt.date) -> tuple[int, int]:
     """The quarter whose earnings-season blackout `day` belongs to (or would, if outside one)."""
     year, quarter = calendar.quarter_of(day)
@@ -80,8 +89,9 @@ def blackout_estimate(
 ) -> BuybackBlackout:
     """Share of S&P 500 companies in buyback blackout on `day`.
 
-    `report_dates` maps each company to its report date for the season `day` belongs to (e.g.
-    from cached yfinance earnings dates); without it the rule of thumb above is used.
+    `report_dates` maps each company to a report date (e.g. from cached yfinance earnings
+    dates; its next or latest); each date blocks the company from ~2 weeks before the end of
+    the quarter it reports on. Without it the rule of thumb above is used.
     """
     year, quarter = season_of(day)
     quarter_end = quarter_end_day(year, quarter)
@@ -95,12 +105,7 @@ def blackout_estimate(
             companies=None,
             basis=RULE_BASIS,
         )
-    opens = quarter_end - dt.timedelta(days=BLACKOUT_START_DAYS)
-    blocked = sum(
-        1
-        for reported in report_dates.values()
-        if opens <= day < reported + dt.timedelta(days=BLACKOUT_END_DAYS)
-    )
+    blocked = sum(1 for reported in report_dates.values() if _blocked_by_report(day, reported))
     return BuybackBlackout(
         day=day,
         share=blocked / len(report_dates),

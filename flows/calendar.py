@@ -144,6 +144,27 @@ def period_end_before(day: dt.date, schedule: Schedule) -> dt.date:
     raise AssertionError("unreachable: a period end precedes any day by at most two periods")
 
 
+def period_ends_before(days: object, schedule: Schedule) -> np.ndarray:
+    """`period_end_before` for many days at once (vectorized), as datetime64[D].
+
+    `days` is anything numpy reads as dates: a DatetimeIndex, datetime64 values, dt.date objects.
+    """
+    values = np.asarray(days, dtype="datetime64[D]")
+    if values.size == 0:
+        return values
+    lo, hi = _to_date(values.min()), _to_date(values.max())
+    for day in (lo, hi):
+        _as_day(day)  # dates outside the calendar are an InputError, as one by one
+    # A period end is never more than a quarter and a few holidays before the day it precedes.
+    first = max(calendar_range()[0], lo - dt.timedelta(days=120))
+    ends = np.array(period_ends_between(first, hi, schedule), dtype="datetime64[D]")
+    positions = np.searchsorted(ends, values, side="left") - 1
+    if (positions < 0).any():
+        day = _to_date(values[positions < 0][0])
+        raise InputError(f"no {schedule} period end before {day} in the NYSE calendar")
+    return ends[positions]
+
+
 def period_ends_between(start: dt.date, end: dt.date, schedule: Schedule) -> list[dt.date]:
     """Month- or quarter-last-sessions in [start, end]."""
     result: list[dt.date] = []

@@ -184,9 +184,7 @@ def _exchange_calendar():
     import exchange_calendars
 
     first, last = calendar.calendar_range()
-    return exchange_calendars.get_calendar(
-        "XNYS", start=first.isoformat(), end=last.isoformat()
-    )
+    return exchange_calendars.get_calendar("XNYS", start=first.isoformat(), end=last.isoformat())
 
 
 def close_time_utc(session: dt.date) -> dt.datetime:

@@ -66,7 +66,7 @@ def unsized(kind: str, reason: str, period_end: dt.date | None = None) -> Period
         trade_usd=None,
         direction=None,
         trades_usd=None,
-        basis=f"trade unknown: {reason}",
+        basis=f"unknown: {reason}",
     )
 
 
@@ -90,7 +90,9 @@ def size_period_ends(
         funds = funds_for(kind, registry)
         if not funds:
             result.append(
-                unsized(kind, f"no {schedule} fund in {registry.source} holds SPY or AGG", period_end)
+                unsized(
+                    kind, f"no {schedule} fund in {registry.source} holds SPY or AGG", period_end
+                )
             )
             continue
         previous_end = calendar.period_end_before(period_end, schedule)  # type: ignore[arg-type]
@@ -110,7 +112,7 @@ def size_period_ends(
                 estimate = estimate_rebalance(symbol, as_of, holders, closes, None, moves=())
                 trades[symbol] = estimate.trade_usd
             basis = (
-                f"if the period ended on {as_of} (latest close): drift since {previous_end} of "
+                f"if the period ended on {as_of}: drift since {previous_end} of "
                 f"{who}; SPY leg shown, AGG {_signed_usd(trades['AGG'])}; closes from {data_source}"
             )
         result.append(
@@ -129,7 +131,9 @@ def size_period_ends(
 
 def _signed_usd(amount: float) -> str:
     sign = "+" if amount > 0 else "−" if amount < 0 else ""
-    return f"{sign}${abs(amount) / 1e6:,.0f}m"
+    magnitude = abs(amount)
+    text = f"${magnitude / 1e9:.2f}bn" if magnitude >= 1e9 else f"${magnitude / 1e6:.0f}m"
+    return sign + text
 
 
 async def load_period_end_sizing(
@@ -145,9 +149,7 @@ async def load_period_end_sizing(
     as_of = start if start < today_utc() else None
     try:
         as_of, frames = await load_frames(symbols_needed(registry), as_of, market, "SPY")
-        return size_period_ends(
-            start, as_of, frames, registry, data_source, neutral_band_pct_adv
-        )
+        return size_period_ends(start, as_of, frames, registry, data_source, neutral_band_pct_adv)
     except FlowsError as exc:
         return [
             unsized(kind, f"market data unavailable ({exc})", next_period_end(kind, start))

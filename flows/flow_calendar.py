@@ -27,10 +27,10 @@ EVENT_KINDS = (
 )
 SIZED_KINDS = ("month_end", "quarter_end")
 DIGEST_DAYS = 7
-EXPIRY_TIMING = "AM-settled index options at the open, the rest at the close"
-NOT_SIZED = "trade unknown: not sized (no market data given)"
+EXPIRY_TIMING = "open (AM-settled) and close"
+NOT_SIZED = "unknown: not sized (no market data given)"
 LATER_PERIOD = (
-    "trade unknown: only the next {what} can be sized from the drift so far; later drift has "
+    "unknown: only the next {what} can be sized from the drift so far; later drift has "
     "not happened yet"
 )
 _BLACKOUT_NAMES = {
@@ -46,6 +46,8 @@ def validate_kinds(kinds: Iterable[str] | None) -> tuple[str, ...]:
     """The requested kinds in calendar order; InputError naming the known ones otherwise."""
     if kinds is None:
         return EVENT_KINDS
+    if isinstance(kinds, str):
+        kinds = [kinds]
     wanted = [kind.strip().lower() for kind in kinds]
     unknown = [kind for kind in wanted if kind not in EVENT_KINDS]
     if unknown:
@@ -64,7 +66,7 @@ def flow_calendar(
     """Events dated in [start, end]; `sessions_left` counts NYSE sessions after `start`.
 
     `sizing` sizes the month_end / quarter_end event whose date matches its `period_end`; every
-    other event of those kinds says in `basis` why its trade is unknown.
+    other event of those kinds says in `trade_basis` why its trade is unknown.
     """
     if end < start:
         return []
@@ -107,23 +109,22 @@ def _with_sizing(event: FlowEvent, sizing: Sequence[PeriodEndSizing] | None) -> 
         return event
     matches = [s for s in sizing or () if s.kind == event.kind]
     match = next((s for s in matches if s.period_end == event.date), None)
-    if match is None:
-        if not matches:
-            basis = NOT_SIZED
-        elif any(s.period_end is not None and s.period_end < event.date for s in matches):
-            what = "month end" if event.kind == "month_end" else "quarter end"
-            basis = LATER_PERIOD.format(what=what)
-        else:
-            basis = matches[0].basis
-        return event.model_copy(update={"basis": f"{event.basis}; {basis}"})
-    return event.model_copy(
-        update={
-            "trade_usd": match.trade_usd,
-            "direction": match.direction,
-            "trades_usd": match.trades_usd,
-            "basis": f"{event.basis}; {match.basis}",
-        }
-    )
+    if match is not None:
+        return event.model_copy(
+            update={
+                "trade_usd": match.trade_usd,
+                "direction": match.direction,
+                "trades_usd": match.trades_usd,
+                "trade_basis": match.basis,
+            }
+        )
+    if not matches:
+        reason = NOT_SIZED
+    elif any(s.period_end is not None and s.period_end < event.date for s in matches):
+        reason = LATER_PERIOD.format(what=event.kind.replace("_", " "))
+    else:
+        reason = matches[0].basis
+    return event.model_copy(update={"trade_basis": reason})
 
 
 def _sessions_left(start: dt.date, day: dt.date) -> int:
@@ -243,9 +244,7 @@ def _buyback_blackout(start: dt.date, end: dt.date) -> list[FlowEvent]:
 _BUILDERS: dict[str, Callable[[dt.date, dt.date], list[FlowEvent]]] = {
     "month_end": _month_ends,
     "quarter_end": _quarter_ends,
-    "opex": _monthly(
-        "opex", None, event_rules.third_friday_expiry, _opex_name, EXPIRY_TIMING
-    ),
+    "opex": _monthly("opex", None, event_rules.third_friday_expiry, _opex_name, EXPIRY_TIMING),
     "quad_witching": _monthly(
         "quad_witching",
         event_rules.QUARTERLY_MONTHS,

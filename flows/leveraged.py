@@ -285,7 +285,10 @@ async def build_letf(
     adv_basis = None
     if move is None:
         move, previous = daily_move(bars["adj_close"], as_of, symbol)
-        move_basis = f"actual close-to-close move {previous} → {as_of} (total-return closes)"
+        move_basis = f"actual close-to-close move {previous} → {as_of}, total-return closes"
+        if is_crypto(symbol):
+            # BITX-style funds reset at the NYSE close, not at the UTC day's end.
+            move_basis += "; crypto bars are UTC days while US-listed funds reset at the NYSE close"
         adv = average_dollar_volume(bars, as_of, ADV_SESSIONS)
     else:
         move_basis = "hypothetical move"

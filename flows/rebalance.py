@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from flows.calendar import period_end_before
+from flows.calendar import period_end_before, period_ends_before
 from flows.errors import InputError
 from flows.funds import RebalancingFund
 from flows.results import Direction, FundDrift, RebalanceEstimate, WhatIf
@@ -143,8 +143,8 @@ def aggregate_trade_path(
             continue
         weights = np.array([[fund.weights.get(s, 0.0) for s in symbols] for fund in group])
         aum = np.array([fund.aum_usd for fund in group])
-        bases = [period_end_before(day.date(), schedule) for day in days]
-        at_bases = prices.reindex(pd.DatetimeIndex(bases), method="ffill").to_numpy()
+        bases = pd.DatetimeIndex(period_ends_before(days, schedule).astype("datetime64[ns]"))
+        at_bases = prices.reindex(bases, method="ffill").to_numpy()
         growth = at_days / at_bases
         denominators = growth @ weights.T
         total += (aum @ weights)[None, :] - growth * ((aum[None, :] / denominators) @ weights)

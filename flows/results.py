@@ -120,6 +120,9 @@ class FlowEvent(CalendarEvent):
     source: str | None = None
     trades_usd: dict[str, float] | None = None
     """Sized period ends: the trade per symbol (SPY, AGG); `trade_usd` is the SPY leg."""
+    trade_basis: str | None = None
+    """month_end / quarter_end: how `trade_usd` was sized, or why it is unknown. `basis` says
+    how the date was derived."""
     blackout_share: float | None = None
     """buyback_blackout: estimated fraction of S&P 500 companies in blackout on `date`."""
 

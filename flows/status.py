@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from flows import calendar
-from flows.assets import Asset, AssetClass, get_asset
+from flows.assets import Asset, AssetClass, get_asset, is_crypto
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
@@ -63,11 +63,19 @@ async def load_frames(
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
     end = as_of or today
     frames = await market.bars_many(symbols, end - dt.timedelta(days=HISTORY_DAYS), end)
+    # An as-of from the past must be fully covered: each series reaches that day (crypto, UTC) or
+    # the last NYSE session on or before it. Near today the latest bar may not be out yet, so
+    # only staleness beyond MAX_STALENESS_DAYS is an error.
+    recent = as_of is None or as_of >= today - dt.timedelta(days=1)
     if as_of is None:
         as_of = frames[anchor].index[-1].date()
     for symbol, frame in frames.items():
         last = frame.index[-1].date()
-        if (as_of - last).days > MAX_STALENESS_DAYS:
+        if recent:
+            stale = (as_of - last).days > MAX_STALENESS_DAYS
+        else:
+            stale = last < (as_of if is_crypto(symbol) else calendar.session_on_or_before(as_of))
+        if stale:
             raise InputError(
                 f"{symbol} data from {market.source.name} ends {last}, before as-of {as_of}; "
                 f"pass --as-of {last} or earlier"

@@ -13,12 +13,12 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,7 +42,9 @@ from storage.models import (
     Delivery,
     MonitorState,
     Subscription,
+    UTCDateTime,
     join_kinds,
+    split_kinds,
     utcnow,
 )
 
@@ -51,6 +53,8 @@ BAR_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
 
 _CHUNK = 5_000
 """Most ids bound in one IN (…) — far below SQLite's and asyncpg's parameter limits."""
+_PAIRS_PER_STATEMENT = 50_000
+"""(alert, subscription) pairs per delivery INSERT (one JSON parameter)."""
 _MAX_ERROR_CHARS = 2_000
 
 _SUBSCRIPTIONS = Subscription.__table__
@@ -59,6 +63,18 @@ _STATES = MonitorState.__table__
 _ALERTS = Alert.__table__
 _DELIVERIES = Delivery.__table__
 _BARS = Bar.__table__
+_DELIVERY_TARGET_COLUMNS = [
+    "alert_id",
+    "subscription_id",
+    "platform",
+    "workspace",
+    "channel",
+    "user",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,24 @@ class BarCoverage:
     count: int
     fetched_at: dt.datetime
     """When the most recently fetched bar was written."""
+
+
+class ActiveSubscription(NamedTuple):
+    """What a monitor needs of an active subscription: whom to alert, for what, above what.
+
+    A light read-only snapshot (a monitor tick loads thousands, so a tuple, not an ORM object):
+    the fields of `Subscription` that matter for matching, with the kinds already split.
+    """
+
+    id: int
+    platform: str
+    workspace: str
+    channel: str
+    user: str
+    asset: str
+    alert_kinds: tuple[str, ...]
+    threshold_usd: float | None
+    threshold_pct_adv: float | None
 
 
 class Store:
@@ -248,8 +282,8 @@ class Store:
         if asset is not None:
             where = sa.and_(where, _SUBSCRIPTIONS.c.asset == asset)
         ids = sa.select(_SUBSCRIPTIONS.c.id).where(where).scalar_subquery()
-        async with self._sessions() as session, session.begin():
-            await session.exec(
+        async with self._engine.begin() as connection:
+            await connection.execute(
                 sa.update(_DELIVERIES)
                 .where(
                     _DELIVERIES.c.subscription_id.in_(ids),
@@ -257,7 +291,7 @@ class Store:
                 )
                 .values(status=DELIVERY_FAILED, last_error="subscription removed")
             )
-            deleted = await session.exec(sa.delete(_SUBSCRIPTIONS).where(where))
+            deleted = await connection.execute(sa.delete(_SUBSCRIPTIONS).where(where))
             return deleted.rowcount
 
     async def list_subscriptions(
@@ -281,7 +315,7 @@ class Store:
         kind: str | None = None,
         include_muted: bool = False,
         now: dt.datetime | None = None,
-    ) -> list[Subscription]:
+    ) -> list[ActiveSubscription]:
         """Active subscriptions to `asset` (wanting `kind`, if given), muted channels left out."""
         found = await self.active_subscriptions_by_asset(
             [asset], kind=kind, include_muted=include_muted, now=now
@@ -295,68 +329,77 @@ class Store:
         kind: str | None = None,
         include_muted: bool = False,
         now: dt.datetime | None = None,
-    ) -> dict[str, list[Subscription]]:
+    ) -> dict[str, list[ActiveSubscription]]:
         """Active subscriptions of many assets in one query: {asset: [subscription, …]}.
 
         Every requested asset is a key (with an empty list when nobody watches it). Channels muted
         at `now` are left out unless `include_muted`. Within an asset, oldest subscription first.
         """
         wanted = list(dict.fromkeys(assets))
-        found: dict[str, list[Subscription]] = {asset: [] for asset in wanted}
+        found: dict[str, list[ActiveSubscription]] = {asset: [] for asset in wanted}
         if not wanted:
             return found
         now = now or utcnow()
-        async with self._sessions() as session:
+        subs, channels = _SUBSCRIPTIONS.c, _CHANNELS.c
+        split: dict[str, tuple[str, ...]] = {}
+        async with self._engine.connect() as connection:
             for chunk in _chunks(wanted):
-                query = select(Subscription).where(
-                    col(Subscription.asset).in_(chunk),
-                    Subscription.status == SUBSCRIPTION_ACTIVE,
-                )
+                query = sa.select(
+                    subs.id,
+                    subs.platform,
+                    subs.workspace,
+                    subs.channel,
+                    subs.user,
+                    subs.asset,
+                    subs.kinds,
+                    subs.threshold_usd,
+                    subs.threshold_pct_adv,
+                ).where(subs.asset.in_(chunk), subs.status == SUBSCRIPTION_ACTIVE)
                 if not include_muted:
                     query = query.outerjoin(
-                        ChannelSetting,
+                        _CHANNELS,
                         sa.and_(
-                            ChannelSetting.platform == Subscription.platform,
-                            ChannelSetting.workspace == Subscription.workspace,
-                            ChannelSetting.channel == Subscription.channel,
+                            channels.platform == subs.platform,
+                            channels.workspace == subs.workspace,
+                            channels.channel == subs.channel,
                         ),
-                    ).where(
-                        sa.or_(
-                            col(ChannelSetting.muted_until).is_(None),
-                            col(ChannelSetting.muted_until) <= now,
+                    ).where(sa.or_(channels.muted_until.is_(None), channels.muted_until <= now))
+                result = await connection.execute(query.order_by(subs.id))
+                for id_, platform, workspace, channel, user, asset, text, usd, pct in result.all():
+                    kinds = split.get(text)
+                    if kinds is None:
+                        kinds = split[text] = split_kinds(text)
+                    if kind is None or kind in kinds:
+                        found[asset].append(
+                            ActiveSubscription(
+                                id_, platform, workspace, channel, user, asset, kinds, usd, pct
+                            )
                         )
-                    )
-                rows = await session.exec(query.order_by(col(Subscription.id)))
-                for subscription in rows.all():
-                    if kind is None or kind in subscription.alert_kinds:
-                        found[subscription.asset].append(subscription)
         return found
 
     async def watched_assets(self) -> set[str]:
         """Every asset with at least one active subscription."""
-        async with self._sessions() as session:
-            rows = await session.exec(
-                select(Subscription.asset)
-                .where(Subscription.status == SUBSCRIPTION_ACTIVE)
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(_SUBSCRIPTIONS.c.asset)
+                .where(_SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE)
                 .distinct()
             )
-            return set(rows.all())
+            return set(rows.scalars())
 
-    async def mark_subscription_broken(
-        self, subscription_id: int, reason: str, *, now: dt.datetime | None = None
-    ) -> int:
+    async def mark_subscription_broken(self, subscription_id: int, reason: str) -> int:
         """Stop alerting a subscription the platform refuses (403/404, channel gone…).
 
         Its pending deliveries become failed. Returns how many deliveries that failed.
         """
-        async with self._sessions() as session, session.begin():
-            await session.exec(
+        async with self._engine.begin() as connection:
+            await connection.execute(
                 sa.update(_SUBSCRIPTIONS)
                 .where(_SUBSCRIPTIONS.c.id == subscription_id)
                 .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
             )
             return await self._fail_pending(
-                session,
+                connection,
                 _DELIVERIES.c.subscription_id == subscription_id,
                 f"subscription broken: {reason}",
             )
@@ -371,20 +414,20 @@ class Store:
             _SUBSCRIPTIONS.c.workspace == (workspace or ""),
             _SUBSCRIPTIONS.c.channel == channel,
         )
-        async with self._sessions() as session, session.begin():
-            result = await session.exec(
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
                 sa.update(_SUBSCRIPTIONS)
                 .where(where, _SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE)
                 .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
             )
             ids = sa.select(_SUBSCRIPTIONS.c.id).where(where).scalar_subquery()
             await self._fail_pending(
-                session, _DELIVERIES.c.subscription_id.in_(ids), f"subscription broken: {reason}"
+                connection, _DELIVERIES.c.subscription_id.in_(ids), f"subscription broken: {reason}"
             )
             return result.rowcount
 
-    async def _fail_pending(self, session: AsyncSession, where: Any, error: str) -> int:
-        result = await session.exec(
+    async def _fail_pending(self, connection: AsyncConnection, where: Any, error: str) -> int:
+        result = await connection.execute(
             sa.update(_DELIVERIES)
             .where(where, _DELIVERIES.c.status == DELIVERY_PENDING)
             .values(status=DELIVERY_FAILED, last_error=_clip(error))
@@ -433,8 +476,8 @@ class Store:
                 "updated_at": statement.excluded.updated_at,
             },
         )
-        async with self._sessions() as session, session.begin():
-            await session.exec(statement)
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
 
     async def muted_until(
         self, *, platform: str, channel: str, workspace: str = "", now: dt.datetime | None = None
@@ -466,9 +509,9 @@ class Store:
         """Stored states of many assets in one query; assets without one are absent."""
         wanted = list(dict.fromkeys(assets))
         states: dict[str, dict[str, Any]] = {}
-        async with self._sessions() as session:
+        async with self._engine.connect() as connection:
             for chunk in _chunks(wanted):
-                rows = await session.exec(
+                rows = await connection.execute(
                     sa.select(_STATES.c.asset, _STATES.c.state).where(
                         _STATES.c.kind == kind, _STATES.c.asset.in_(chunk)
                     )
@@ -491,14 +534,14 @@ class Store:
         """Upsert the states of many assets in one statement."""
         if not states:
             return
-        async with self._sessions() as session, session.begin():
+        async with self._engine.begin() as connection:
             await self._upsert_states(
-                session, {(kind, asset): state for asset, state in states.items()}, now
+                connection, {(kind, asset): state for asset, state in states.items()}, now
             )
 
     async def _upsert_states(
         self,
-        session: AsyncSession,
+        connection: AsyncConnection,
         states: Mapping[tuple[str, str], Mapping[str, Any]],
         now: dt.datetime | None,
     ) -> None:
@@ -512,7 +555,7 @@ class Store:
             index_elements=["kind", "asset"],
             set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
         )
-        await session.exec(statement, params=rows)
+        await connection.execute(statement, rows)
 
     # ------------------------------------------------------------------ the outbox
 
@@ -572,80 +615,59 @@ class Store:
         """
         alerts = list(alerts)
         now = now or utcnow()
+        unique: dict[str, NewAlert] = {}
         for alert in alerts:
-            _required("dedupe_key", alert.dedupe_key)
+            unique.setdefault(_required("dedupe_key", alert.dedupe_key), alert)
+        candidates = {  # validated before the transaction opens
+            key: {
+                "dedupe_key": key,
+                "kind": _required("kind", alert.kind),
+                "asset": _required("asset", alert.asset),
+                "as_of": alert.as_of,
+                "created_at": now,
+                "title": alert.title,
+                "summary": alert.summary,
+                "content": _content_json(alert.content),
+                "chart_path": alert.chart_path,
+                "trade_usd": alert.trade_usd,
+                "direction": alert.direction,
+            }
+            for key, alert in unique.items()
+        }
+        created_ids: set[int] = set()
+        by_key: dict[str, Alert] = {}
         async with self._sessions() as session, session.begin():
-            new_alerts: list[tuple[int, NewAlert]] = []
-            seen: set[str] = set()
-            for alert in alerts:
-                if alert.dedupe_key in seen:
-                    continue
-                seen.add(alert.dedupe_key)
-                inserted = await session.exec(
+            connection = await session.connection()
+            existing: set[str] = set()
+            for chunk in _chunks(list(unique)):
+                result = await connection.execute(
+                    sa.select(_ALERTS.c.dedupe_key).where(_ALERTS.c.dedupe_key.in_(chunk))
+                )
+                existing.update(result.scalars())
+            rows = [row for key, row in candidates.items() if key not in existing]
+            alert_ids: dict[str, int] = {}
+            for chunk in _chunks(rows, 500):
+                # ON CONFLICT DO NOTHING: a key another writer recorded a moment ago is not ours.
+                result = await connection.execute(
                     self._insert(_ALERTS)
-                    .values(
-                        dedupe_key=alert.dedupe_key,
-                        kind=_required("kind", alert.kind),
-                        asset=_required("asset", alert.asset),
-                        as_of=alert.as_of,
-                        created_at=now,
-                        title=alert.title,
-                        summary=alert.summary,
-                        content=_content_json(alert.content),
-                        chart_path=alert.chart_path,
-                        trade_usd=alert.trade_usd,
-                        direction=alert.direction,
-                    )
+                    .values(list(chunk))
                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(_ALERTS.c.id)
+                    .returning(_ALERTS.c.id, _ALERTS.c.dedupe_key)
                 )
-                alert_id = inserted.scalar_one_or_none()
-                if alert_id is not None:
-                    new_alerts.append((alert_id, alert))
-
-            wanted = sorted({int(i) for _, alert in new_alerts for i in alert.subscription_ids})
-            targets: dict[int, tuple[str, str, str, str]] = {}
-            for chunk in _chunks(wanted):
-                rows = await session.exec(
-                    sa.select(
-                        _SUBSCRIPTIONS.c.id,
-                        _SUBSCRIPTIONS.c.platform,
-                        _SUBSCRIPTIONS.c.workspace,
-                        _SUBSCRIPTIONS.c.channel,
-                        _SUBSCRIPTIONS.c.user,
-                    ).where(
-                        _SUBSCRIPTIONS.c.id.in_(chunk),
-                        _SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE,
-                    )
-                )
-                targets.update((row[0], tuple(row[1:])) for row in rows.all())
-            deliveries = [
-                {
-                    "alert_id": alert_id,
-                    "subscription_id": subscription_id,
-                    "platform": target[0],
-                    "workspace": target[1],
-                    "channel": target[2],
-                    "user": target[3],
-                    "status": DELIVERY_PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for alert_id, alert in new_alerts
-                for subscription_id in dict.fromkeys(int(i) for i in alert.subscription_ids)
-                if (target := targets.get(subscription_id)) is not None
+                alert_ids.update((key, alert_id) for alert_id, key in result.all())
+            created_ids = set(alert_ids.values())
+            pairs = [
+                (alert_id, subscription_id)
+                for key, alert_id in alert_ids.items()
+                for subscription_id in sorted({int(i) for i in unique[key].subscription_ids})
             ]
-            if deliveries:
-                await session.exec(sa.insert(_DELIVERIES), params=deliveries)
+            for chunk in _chunks(pairs, _PAIRS_PER_STATEMENT):
+                await connection.execute(self._deliveries_from(chunk, now))
             if monitor_states:
-                await self._upsert_states(session, monitor_states, now)
-
-            created_ids = {alert_id for alert_id, _ in new_alerts}
-            by_key: dict[str, Alert] = {}
-            for chunk in _chunks(list(seen)):
-                rows = await session.exec(select(Alert).where(col(Alert.dedupe_key).in_(chunk)))
-                by_key.update((row.dedupe_key, row) for row in rows.all())
+                await self._upsert_states(connection, monitor_states, now)
+            for chunk in _chunks(list(unique)):
+                found = await session.exec(select(Alert).where(col(Alert.dedupe_key).in_(chunk)))
+                by_key.update((alert.dedupe_key, alert) for alert in found.all())
 
         results: list[tuple[Alert, bool]] = []
         reported: set[str] = set()
@@ -655,6 +677,47 @@ class Store:
             reported.add(alert.dedupe_key)
             results.append((stored, first and stored.id in created_ids))
         return results
+
+    def _deliveries_from(self, pairs: Sequence[tuple[int, int]], now: dt.datetime) -> sa.Insert:
+        """One INSERT … SELECT of pending deliveries, due at `now`, for (alert id, subscription
+        id) pairs.
+
+        The pairs travel as ONE JSON parameter, unpacked by the database (`json_each` on SQLite,
+        `jsonb_array_elements` on PostgreSQL): 10,000 deliveries are one statement, with no
+        per-row parameter processing. The targets are copied from the subscriptions in the same
+        statement, and ids of subscriptions removed or broken since the caller looked them up
+        match nothing.
+        """
+        payload = sa.bindparam("pairs", json.dumps(pairs, separators=(",", ":")), sa.String)
+        if self._dialect == "sqlite":
+            items = sa.func.json_each(payload).table_valued("value")
+            alert_id = sa.func.json_extract(items.c.value, "$[0]")
+            subscription_id = sa.func.json_extract(items.c.value, "$[1]")
+        else:
+            items = sa.func.jsonb_array_elements(sa.cast(payload, postgresql.JSONB)).table_valued(
+                "value"
+            )
+            alert_id = sa.cast(items.c.value.op("->>")(0), sa.Integer)
+            subscription_id = sa.cast(items.c.value.op("->>")(1), sa.Integer)
+        subs = _SUBSCRIPTIONS.c
+        return sa.insert(_DELIVERIES).from_select(
+            _DELIVERY_TARGET_COLUMNS,
+            sa.select(
+                alert_id,
+                subs.id,
+                subs.platform,
+                subs.workspace,
+                subs.channel,
+                subs.user,
+                sa.literal(DELIVERY_PENDING, sa.String),
+                sa.literal(0, sa.Integer),
+                sa.literal(now, UTCDateTime),
+                sa.literal(now, UTCDateTime),
+            )
+            .select_from(items.join(_SUBSCRIPTIONS, subs.id == subscription_id))
+            .where(subs.status == SUBSCRIPTION_ACTIVE)
+            .order_by(alert_id, subs.id),
+        )
 
     async def get_alert(self, dedupe_key: str) -> Alert | None:
         async with self._sessions() as session:
@@ -714,8 +777,8 @@ class Store:
 
     async def _settle(self, delivery_id: int, **values: Any) -> bool:
         """Apply the outcome of an attempt (attempts += 1) to a delivery that is still pending."""
-        async with self._sessions() as session, session.begin():
-            result = await session.exec(
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
                 sa.update(_DELIVERIES)
                 .where(
                     _DELIVERIES.c.id == delivery_id,
@@ -730,8 +793,8 @@ class Store:
     ) -> int:
         """Push every pending delivery to a channel to `until` at the earliest (a 429 with
         Retry-After applies to the channel, not one message). Returns rows deferred."""
-        async with self._sessions() as session, session.begin():
-            result = await session.exec(
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
                 sa.update(_DELIVERIES)
                 .where(
                     _DELIVERIES.c.platform == _platform(platform),
@@ -745,8 +808,8 @@ class Store:
             return result.rowcount
 
     async def pending_count(self) -> int:
-        async with self._sessions() as session:
-            rows = await session.exec(
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
                 sa.select(sa.func.count())
                 .select_from(_DELIVERIES)
                 .where(_DELIVERIES.c.status == DELIVERY_PENDING)
@@ -756,8 +819,8 @@ class Store:
     async def delivery_counts(self) -> dict[str, int]:
         """{status: number of deliveries}, every status present."""
         counts = dict.fromkeys((DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED), 0)
-        async with self._sessions() as session:
-            rows = await session.exec(
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
                 sa.select(_DELIVERIES.c.status, sa.func.count()).group_by(_DELIVERIES.c.status)
             )
             counts.update((status, int(count)) for status, count in rows.all())
@@ -770,8 +833,8 @@ class Store:
     ) -> pd.DataFrame:
         """Cached bars from `start` to `end` inclusive: columns `BAR_COLUMNS` (float64), a
         DatetimeIndex named `date`, sorted. Empty (same columns) when nothing is cached."""
-        async with self._sessions() as session:
-            rows = await session.exec(
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
                 sa.select(_BARS.c.date, *(_BARS.c[name] for name in BAR_COLUMNS))
                 .where(
                     _BARS.c.source == source,
@@ -828,14 +891,14 @@ class Store:
             index_elements=["source", "symbol", "date"],
             set_={name: statement.excluded[name] for name in (*BAR_COLUMNS, "fetched_at")},
         )
-        async with self._sessions() as session, session.begin():
-            await session.exec(statement, params=rows)
+        async with self._engine.begin() as connection:
+            await connection.execute(statement, rows)
         return len(rows)
 
     async def bar_coverage(self, source: str, symbol: str) -> BarCoverage | None:
         """First and last cached date of a symbol, so a caller fetches only what is missing."""
-        async with self._sessions() as session:
-            rows = await session.exec(
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
                 sa.select(
                     sa.func.min(_BARS.c.date),
                     sa.func.max(_BARS.c.date),
@@ -863,7 +926,7 @@ def _platform(platform: str) -> str:
 def _required(name: str, value: str) -> str:
     if not value or not value.strip():
         raise ValueError(f"{name} must not be empty")
-    return value.strip()
+    return value
 
 
 def _threshold(name: str, value: Any) -> float | None:

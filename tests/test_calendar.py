@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 
 import exchange_calendars
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -246,6 +247,28 @@ def test_period_end_before_matches_exchange_calendars(xnys_sessions):
         day += dt.timedelta(days=1)
 
 
+def test_period_ends_before_is_period_end_before_vectorized():
+    every_day = pd.date_range("2019-12-01", "2026-01-15", freq="D")
+    for schedule in ("monthly", "quarterly"):
+        vectorized = calendar.period_ends_before(every_day, schedule)
+        assert vectorized.dtype == np.dtype("datetime64[D]")
+        one_by_one = [calendar.period_end_before(day.date(), schedule) for day in every_day]
+        assert [value.astype(dt.date) for value in vectorized] == one_by_one
+    # Unsorted plain dates work too; nothing in, nothing out.
+    days = [D(2024, 3, 29), D(2024, 3, 28), D(2021, 6, 1)]
+    assert calendar.period_ends_before(days, "monthly").tolist() == [
+        D(2024, 3, 28),
+        D(2024, 2, 29),
+        D(2021, 5, 28),
+    ]
+    assert calendar.period_ends_before([], "quarterly").size == 0
+    first, _ = calendar.calendar_range()
+    with pytest.raises(InputError):
+        calendar.period_ends_before([first, D(2024, 1, 2)], "monthly")
+    with pytest.raises(InputError, match="outside the NYSE calendar"):
+        calendar.period_ends_before([D(1999, 6, 1)], "monthly")
+
+
 # --- sessions and the calendar's range ---------------------------------------------------------
 
 
@@ -289,8 +312,8 @@ def test_calendar_covers_years_ahead():
 # --- the flow calendar ---------------------------------------------------------------------------
 
 
-def test_flow_calendar_lists_quarter_and_month_ends_in_order():
-    events = flow_calendar(D(2024, 3, 1), D(2024, 7, 5))
+def test_flow_calendar_period_ends_in_order():
+    events = flow_calendar(D(2024, 3, 1), D(2024, 7, 5), ("month_end", "quarter_end"))
     assert [(e.date, e.kind) for e in events] == [
         (D(2024, 3, 28), "month_end"),
         (D(2024, 3, 28), "quarter_end"),
@@ -306,7 +329,5 @@ def test_flow_calendar_lists_quarter_and_month_ends_in_order():
         19,
     )
     assert "2024Q1" in q1.name
-    assert [e.kind for e in flow_calendar(D(2024, 3, 1), D(2024, 7, 5), ("quarter_end",))] == [
-        "quarter_end",
-        "quarter_end",
-    ]
+    only_quarters = flow_calendar(D(2024, 3, 1), D(2024, 7, 5), ("quarter_end",))
+    assert [e.date for e in only_quarters] == [D(2024, 3, 28), D(2024, 6, 28)]

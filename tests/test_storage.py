@@ -6,6 +6,7 @@ PostgreSQL (needs the `postgres` extra, asyncpg); the database's public schema i
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from collections.abc import AsyncIterator
@@ -235,7 +236,7 @@ async def test_upgrade_from_first_revision_keeps_rows(database_url):
             "C9",
             ("vol",),
         )
-        assert subscription.created_at == NOW
+        assert (await store.get_subscription(subscription.id)).created_at == NOW
         await store.mute_channel(
             platform="discord", workspace="G1", channel="C9", until=NOW + dt.timedelta(hours=1)
         )
@@ -728,7 +729,7 @@ async def test_broken_channel_breaks_all_its_subscriptions(store):
     a = await add(store, "C1", "BTC")
     b = await add(store, "C1", "ETH")
     elsewhere = await add(store, "C2", "BTC")
-    alert, _ = await store.record_alert(
+    await store.record_alert(
         **_alert_fields(), subscription_ids=[a.id, b.id, elsewhere.id], now=NOW
     )
     assert (
@@ -756,7 +757,7 @@ async def test_removing_a_subscription_keeps_delivery_history(store):
 async def test_defer_channel_pushes_its_pending_deliveries(store):
     c1 = await add(store, "C1")
     c2 = await add(store, "C2")
-    alert, _ = await store.record_alert(**_alert_fields(), subscription_ids=[c1.id, c2.id], now=NOW)
+    await store.record_alert(**_alert_fields(), subscription_ids=[c1.id, c2.id], now=NOW)
     until = NOW + dt.timedelta(seconds=20)
     assert (
         await store.defer_channel(platform="slack", workspace="T1", channel="C1", until=until) == 1
@@ -785,7 +786,7 @@ def _bars(start: str, periods: int, scale: float = 1.0) -> pd.DataFrame:
 
 
 def test_bar_columns_match_the_market_data_contract():
-    assert BAR_COLUMNS == (*FLOW_BAR_COLUMNS, "adj_close")
+    assert (*FLOW_BAR_COLUMNS, "adj_close") == BAR_COLUMNS
 
 
 async def test_bar_cache_round_trip_and_upsert(store):
@@ -842,3 +843,30 @@ async def test_bar_cache_accepts_a_tz_aware_index(store):
     await store.save_bars("ccxt:binance", "BTC", frame)
     loaded = await store.load_bars("ccxt:binance", "BTC", dt.date(2026, 1, 5), dt.date(2026, 1, 7))
     assert [d.date() for d in loaded.index] == [dt.date(2026, 1, d) for d in (5, 6, 7)]
+
+
+# ---------------------------------------------------------------------- concurrency
+
+
+async def test_concurrent_writers_share_one_store(store):
+    """The scheduler, the dispatcher and the adapters write at once: no 'database is locked'."""
+    subs = [await add(store, f"C{i}") for i in range(20)]
+    ids = [s.id for s in subs]
+
+    async def monitor(n: int) -> None:
+        await store.record_alerts(
+            [new_alert(f"vol:BTC:d{n}:high", ids)],
+            monitor_states={("vol", "BTC"): {"n": n}},
+            now=NOW,
+        )
+
+    async def command(n: int) -> None:
+        await store.add_subscription(
+            platform="discord", workspace="G1", channel=f"X{n}", asset="ETH", kinds="vol"
+        )
+
+    await asyncio.gather(*(monitor(n) for n in range(10)), *(command(n) for n in range(10)))
+    due = await store.due_deliveries(NOW, limit=1000)
+    await asyncio.gather(*(store.mark_sent(d.id, f"m{d.id}", now=NOW) for d, _ in due[:50]))
+    assert await store.delivery_counts() == {"pending": 150, "sent": 50, "failed": 0}
+    assert len(await store.active_subscriptions_for("ETH")) == 10

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.commands.context import CommandContext
 from bot.messages import Message
+from flows.errors import FlowsError
 
 CommandHandler = Callable[[CommandContext, str], Awaitable[Message]]
 """The neutral command layer: (who/where, text after `/flows`) -> reply."""
@@ -29,6 +30,11 @@ class Pacing:
     per_channel_messages: int
     per_channel_seconds: float
     global_per_second: float
+
+
+class AdapterConfigError(FlowsError):
+    """A chat platform is missing a variable or rejected a token: one line naming the variable;
+    `flows-bot` prints it and exits with code 2 rather than running half-configured."""
 
 
 class DeliveryError(Exception):

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "bot.cli.status",
     "bot.cli.calendar",
+    "bot.cli.ask",
+    "bot.cli.letf",
     "bot.cli.replay",
     "bot.cli.run",
 )

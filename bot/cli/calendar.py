@@ -4,6 +4,7 @@ crypto expiries, buyback blackouts) on the NYSE calendar."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from bot.cli.common import (
     add_json_option,
@@ -13,6 +14,11 @@ from bot.cli.common import (
     print_json,
     run_async,
 )
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from flows.results import PeriodEndSizing
 
 
 def parse_kinds(text: str) -> list[str]:
@@ -35,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Scheduled mechanical-flow events in date order: month and quarter ends "
         "(with the final-5-session rebalancing window), monthly opex, quad witching, S&P 500 "
         "rebalances, the Russell reconstitution, MSCI reviews, Deribit expiries and the "
-        "estimated S&P 500 buyback blackout, on the NYSE calendar. With --source, the next "
-        "month- and quarter-end trades are sized from market data.",
+        "estimated S&P 500 buyback blackout, on the NYSE calendar. With --source (or --funds), "
+        "the next month- and quarter-end SPY/AGG trades are sized from market data.",
     )
     parser.add_argument(
         "--from", dest="start", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: today)"
@@ -70,31 +76,35 @@ def handle(args: argparse.Namespace) -> int:
     from bot.render.calendar_text import render_calendar_text
     from flows.buybacks import blackout_estimate
     from flows.flow_calendar import flow_calendar, validate_kinds
-    from flows.results import PeriodEndSizing
 
     start = args.start or dt.datetime.now(dt.UTC).date()
     end = start + dt.timedelta(days=args.days - 1)
     kinds = validate_kinds([kind for group in args.kinds or () for kind in group] or None)
     sizing: list[PeriodEndSizing] | None = None
-    if args.source and {"month_end", "quarter_end"} & set(kinds):
-        sizing = _sizing(args, start)
+    sample = False
+    if (args.source or args.funds) and {"month_end", "quarter_end"} & set(kinds):
+        sizing, sample = _sizing(args, start)
     events = flow_calendar(start, end, kinds, sizing)
     if args.json:
         print_json([event.to_json_dict() for event in events])
     else:
         blackout = blackout_estimate(start) if "buyback_blackout" in kinds else None
-        print(render_calendar_text(events, start, args.days, blackout=blackout, sized=bool(sizing)))
+        text = render_calendar_text(
+            events, start, args.days, blackout=blackout, sized=sizing is not None, sample=sample
+        )
+        print(text)
     return 0
 
 
-def _sizing(args: argparse.Namespace, start):
+def _sizing(args: argparse.Namespace, start: dt.date) -> tuple[list[PeriodEndSizing], bool]:
+    """The next month- and quarter-end trades from market data, and whether it is SAMPLE DATA."""
     from bot.cli.common import load_inputs
     from flows.event_sizing import load_period_end_sizing
     from flows.status import source_label
 
     settings, registry, market = load_inputs(args)
 
-    async def compute():
+    async def compute() -> list[PeriodEndSizing]:
         try:
             return await load_period_end_sizing(
                 start, market, registry, source_label(market), settings.neutral_band_pct_adv
@@ -102,4 +112,4 @@ def _sizing(args: argparse.Namespace, start):
         finally:
             await market.close()
 
-    return run_async(compute)
+    return run_async(compute), market.is_sample

@@ -92,7 +92,9 @@ def _clean(text: str) -> str:
     if _CONTROL.search(text):
         raise CommandError("That command contains control characters; please retype it.")
     if _MENTION.search(text):
-        raise CommandError("Mentions (like @everyone or <@user>) are not accepted in commands.")
+        raise CommandError(
+            "Mentions of people, roles, channels or everyone are not accepted in commands."
+        )
     return " ".join(text.split())
 
 

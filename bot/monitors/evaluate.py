@@ -122,8 +122,11 @@ def _level(magnitude: float, threshold: float, previous: int) -> int:
     raw = min(raw, MAX_DRIFT_LEVEL)
     if raw >= previous:
         return raw
-    # Falling: only drop once clearly below the line that was crossed.
-    return previous if magnitude >= _line(previous, threshold) * (1 - DRIFT_HYSTERESIS) else raw
+    # Falling: drop a level only once clearly below the line that level started at.
+    level = previous
+    while level > raw and magnitude < _line(level, threshold) * (1 - DRIFT_HYSTERESIS):
+        level -= 1
+    return level
 
 
 def evaluate_drift(

@@ -51,9 +51,7 @@ MONTHS: dict[str, int] = {
     "nov": 11,
     "dec": 12,
 }
-MONTH_NAMES = (
-    "January February March April May June July August September October November December"
-).split()
+MONTH_NAMES = tuple(dt.date(2000, month, 1).strftime("%B") for month in range(1, 13))
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3}
 _ORDINALS |= {"fourth": 4, "4th": 4}
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
@@ -347,10 +345,13 @@ def _read_bare_period(
         if specific_only and not period.specific:
             continue
         words = text[word.start() : end]
-        if words.startswith("may") and period.year is None:
-            # "may" is far more often the verb: only "in May", "for May" etc. name the month.
-            if not _MAY_CONTEXT.search(text[: word.start()]):
-                continue
+        # "may" is far more often the verb: only "in May", "for May" etc. name the month.
+        if (
+            words.startswith("may")
+            and period.year is None
+            and not _MAY_CONTEXT.search(text[: word.start()])
+        ):
+            continue
         return WindowSpec("period", words, "whole", period)
     return None
 
@@ -368,28 +369,44 @@ def _shift(year: int, index: int, step: int, per_year: int) -> tuple[int, int]:
     return flat // per_year, flat % per_year + 1
 
 
-def period_bounds(period: PeriodRef, as_of: dt.date) -> tuple[dt.date, dt.date, str]:
+def _year_for(
+    first: Callable[[int], dt.date], last: Callable[[int], dt.date], as_of: dt.date, past: bool
+) -> int:
+    """The year of a month or quarter named without one: the next ending on or after as-of, or
+    for a question in the past tense ("did…") the latest already begun by as-of."""
+    if past:
+        return as_of.year if first(as_of.year) <= as_of else as_of.year - 1
+    return as_of.year if last(as_of.year) >= as_of else as_of.year + 1
+
+
+def period_bounds(
+    period: PeriodRef, as_of: dt.date, past: bool = False
+) -> tuple[dt.date, dt.date, str]:
     """First and last calendar day of the period, and its label (Q4 2026, June 2024, 2026)."""
     step = {"this": 0, "next": 1, "last": -1, None: 0}[period.relative]
     if period.unit == "year":
         year = period.year if period.year is not None else as_of.year + step
         return dt.date(year, 1, 1), dt.date(year, 12, 31), str(year)
     if period.unit == "quarter":
-        current = (as_of.month - 1) // 3 + 1
         if period.number is None:
-            year, quarter = _shift(as_of.year, current, step, 4)
+            year, quarter = _shift(as_of.year, (as_of.month - 1) // 3 + 1, step, 4)
         else:
-            quarter, year = period.number, period.year or as_of.year
-            if period.year is None and _month_last_day(year, quarter * 3) < as_of:
-                year += 1
+            quarter = period.number
+            year = period.year or _year_for(
+                lambda y: dt.date(y, quarter * 3 - 2, 1),
+                lambda y: _month_last_day(y, quarter * 3),
+                as_of,
+                past,
+            )
         first = dt.date(year, quarter * 3 - 2, 1)
         return first, _month_last_day(year, quarter * 3), f"Q{quarter} {year}"
     if period.number is None:
         year, month = _shift(as_of.year, as_of.month, step, 12)
     else:
-        month, year = period.number, period.year or as_of.year
-        if period.year is None and _month_last_day(year, month) < as_of:
-            year += 1
+        month = period.number
+        year = period.year or _year_for(
+            lambda y: dt.date(y, month, 1), lambda y: _month_last_day(y, month), as_of, past
+        )
     return dt.date(year, month, 1), _month_last_day(year, month), f"{MONTH_NAMES[month - 1]} {year}"
 
 
@@ -399,13 +416,15 @@ def _history_unit(period: PeriodRef | None, last_day: dt.date) -> Literal["month
     return "quarter"
 
 
-def _resolve_date(parts: tuple[int | None, int, int], after: dt.date) -> dt.date:
+def _resolve_date(parts: tuple[int | None, int, int], near: dt.date, past: bool) -> dt.date:
     year, month, day = parts
     try:
         if year is not None:
             return dt.date(year, month, day)
-        candidate = dt.date(after.year, month, day)
-        return candidate if candidate >= after else dt.date(after.year + 1, month, day)
+        candidate = dt.date(near.year, month, day)
+        if past:
+            return candidate if candidate <= near else dt.date(near.year - 1, month, day)
+        return candidate if candidate >= near else dt.date(near.year + 1, month, day)
     except ValueError:
         shown = f"{year}-{month:02d}-{day:02d}" if year else f"{month:02d}-{day:02d}"
         raise InputError(f"{shown} is not a calendar date") from None
@@ -418,11 +437,14 @@ def _sessions(start: dt.date, end: dt.date, label: str) -> tuple[dt.date, ...]:
     return sessions
 
 
-def resolve_window(spec: WindowSpec, as_of: dt.date) -> ResolvedWindow:
-    """Pin the words to NYSE sessions seen from `as_of`; InputError if that is impossible."""
+def resolve_window(spec: WindowSpec, as_of: dt.date, past: bool = False) -> ResolvedWindow:
+    """Pin the words to NYSE sessions seen from `as_of`; InputError if that is impossible.
+
+    `past`: the question is in the past tense, so a month, quarter or date named without a year
+    is the latest one already begun rather than the next one."""
     if spec.kind in ("period", "final_sessions"):
         assert spec.period is not None
-        first, last, name = period_bounds(spec.period, as_of)
+        first, last, name = period_bounds(spec.period, as_of, past)
         sessions = _sessions(first, last, name)
         if spec.kind == "period":
             return ResolvedWindow(
@@ -447,22 +469,22 @@ def resolve_window(spec: WindowSpec, as_of: dt.date) -> ResolvedWindow:
     if spec.kind == "week":
         monday = as_of - dt.timedelta(days=as_of.weekday())
         monday += dt.timedelta(days=7 * {"next": 1, "last": -1}.get(spec.relative or "", 0))
-        label = f"{spec.relative} week (week of {monday:%b %d %Y})"
+        label = f"the week of {monday:%b %d %Y}"
         sessions = _sessions(monday, monday + dt.timedelta(days=4), label)
         return ResolvedWindow(
             sessions[0], sessions[-1], sessions, label, "week", "quarter", PERIOD_END_SESSIONS
         )
     if spec.kind == "day":
         if spec.relative == "today":
-            day, label = as_of, f"today ({as_of:%a %b %d %Y})"
+            day, label = as_of, "today's session"
             sessions = _sessions(day, day, label)
         else:
             day = calendar.next_session(as_of)
-            label = f"the next session ({day:%a %b %d %Y})"
+            label = "the next session"
             sessions = (day,)
         return ResolvedWindow(day, day, sessions, label, "day", "quarter", 1)
-    start = _resolve_date(spec.dates[0], as_of)
-    end = _resolve_date(spec.dates[-1], start) if len(spec.dates) > 1 else start
+    start = _resolve_date(spec.dates[0], as_of, past)
+    end = _resolve_date(spec.dates[-1], start, False) if len(spec.dates) > 1 else start
     start, end = min(start, end), max(start, end)
     label = start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
     sessions = _sessions(start, end, label)

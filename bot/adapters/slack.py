@@ -1,0 +1,440 @@
+"""Slack: `/flows` through slack-bolt (Socket Mode, or HTTP with signed requests) and alert delivery.
+
+Every Web API call goes through one `AsyncWebClient` whose `base_url` is `SLACK_API_URL`; the
+Socket Mode client asks that same client for its websocket URL (`apps.connections.open`), so a
+GovSlack or proxy URL covers everything. `respond()` posts to the `response_url` Slack put in the
+command payload, which is Slack's own address for that command.
+
+Reliability choices:
+- `/flows` is acknowledged at once (Slack allows 3 s) and answered afterwards through
+  `response_url`, falling back to `chat.postMessage` / `chat.postEphemeral`.
+- Deliveries raise `DeliveryError`; a 429 is *not* slept on inside slack_sdk (no rate-limit retry
+  handler) but handed to the dispatcher with its Retry-After, which pauses just that channel and
+  persists the retry time. Connection errors and 5xx get slack_sdk's own short retries.
+- Slack has no idempotency key for `chat.postMessage`, so `find_sent` cannot tell whether a send
+  that was in flight when the process died reached Slack (reading history back needs extra
+  `*:history` scopes). Deliveries are at-least-once: a crash between Slack accepting a message and
+  the outbox recording it re-sends that one message. The key still travels in the message
+  `metadata` (event type `flows_delivery`) so duplicates can be traced.
+- The Socket Mode client reconnects by itself; a failed post only fails that delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters import slack_render
+from bot.adapters.base import (
+    AdapterConfigError,
+    ChatAdapter,
+    CommandHandler,
+    DeliveryError,
+    Destination,
+    Pacing,
+)
+from bot.commands.context import CommandContext
+from bot.messages import Message, error_message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+COMMAND = "/flows"
+EVENTS_PATH = "/slack/events"
+SLOW_COMMANDS = frozenset({"status", "ask", "calendar"})
+"""Sub-commands that fetch market data: acknowledged with a 'working' note, answered later."""
+
+REPLAY_WINDOW_SECONDS = 300.0
+"""Slack rejects nothing itself; a signed request is valid for 5 minutes, so a captured one can
+be replayed within that window. Remembering signatures for as long closes the gap."""
+
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+PERMANENT_ERRORS = AUTH_ERRORS | frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_non_threadable_channel",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "missing_scope",
+    }
+)
+"""Errors that will not go away by retrying: the subscription is marked broken (a fresh
+`/flows watch` there reactivates it once the cause is fixed)."""
+
+_CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
+
+
+def _web_client(token: str, api_url: str) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token,
+        base_url=api_url,
+        timeout=30,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def _header(error: SlackApiError, name: str) -> str | None:
+    headers = error.response.headers or {}
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value[0] if isinstance(value, list) else str(value)
+    return None
+
+
+def _error_code(error: SlackApiError) -> str:
+    data = error.response.data if isinstance(error.response.data, dict) else {}
+    return str(data.get("error") or f"HTTP {error.response.status_code}")
+
+
+def delivery_error(error: SlackApiError) -> DeliveryError:
+    """How the dispatcher should treat a failed Web API call."""
+    code = _error_code(error)
+    status = error.response.status_code
+    if status == 429 or code == "ratelimited":
+        try:
+            retry_after = float(_header(error, "Retry-After") or 30)
+        except ValueError:
+            retry_after = 30.0
+        return DeliveryError(
+            f"slack: rate limited (Retry-After {retry_after:g}s)", retry_after=retry_after
+        )
+    if code in PERMANENT_ERRORS or status in (403, 404, 410):
+        return DeliveryError(f"slack: {code}", permanent=True)
+    return DeliveryError(f"slack: {code}")
+
+
+def command_context(body: dict[str, Any]) -> CommandContext:
+    """Who ran `/flows`, and where, from a slash-command payload.
+
+    Slack puts no per-channel permission in the payload, so everyone who can run the command may
+    change the channel's subscriptions; workspace admins restrict who can use the app or the
+    command in Slack's own settings."""
+    channel = str(body.get("channel_id") or "")
+    return CommandContext(
+        platform="slack",
+        workspace=str(body.get("team_id") or ""),
+        channel=channel,
+        user=str(body.get("user_id") or ""),
+        user_name=str(body.get("user_name") or ""),
+        is_dm=body.get("channel_name") == "directmessage" or channel.startswith("D"),
+        can_manage_channel=True,
+    )
+
+
+class SlackAdapter(ChatAdapter):
+    platform = "slack"
+    pacing = Pacing(per_channel_messages=1, per_channel_seconds=1.0, global_per_second=20)
+
+    def __init__(
+        self,
+        bot_token: str,
+        *,
+        app_token: str | None = None,
+        signing_secret: str | None = None,
+        api_url: str = DEFAULT_API_URL,
+        http_port: int = 3000,
+        http_host: str = "0.0.0.0",
+        connect_timeout: float = 30.0,
+    ) -> None:
+        if not app_token and not signing_secret:
+            raise AdapterConfigError(
+                "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
+                "next to SLACK_BOT_TOKEN"
+            )
+        self.api_url = api_url
+        self.app_token = app_token
+        self.socket_mode = bool(app_token)
+        self.http_port = http_port
+        self.http_host = http_host
+        self.connect_timeout = connect_timeout
+        self.client = _web_client(bot_token, api_url)
+        self.app = AsyncApp(
+            name="flows-bot",
+            client=self.client,
+            signing_secret=signing_secret or "",
+            # Socket Mode requests are authenticated by the app token's websocket instead.
+            request_verification_enabled=not self.socket_mode,
+        )
+        self.app.command(COMMAND)(self._on_command)
+        if not self.socket_mode:
+            self.app.middleware(self._reject_replays)
+        self.bound_port: int | None = None
+        self.bot_user_id: str | None = None
+        self._handle: CommandHandler | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._connect_task: asyncio.Task | None = None
+        self._runner: web.AppRunner | None = None
+        self._seen_signatures: dict[str, float] = {}
+        self._dm_channels: dict[str, str] = {}
+        self._background: set[asyncio.Task] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SlackAdapter:
+        if not settings.slack_bot_token:
+            present = [
+                name
+                for name, value in (
+                    ("SLACK_APP_TOKEN", settings.slack_app_token),
+                    ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+                )
+                if value
+            ]
+            raise AdapterConfigError(
+                f"SLACK_BOT_TOKEN is not set ({' and '.join(present) or 'Slack'} is); "
+                "set the bot token (xoxb-…) from the Slack app's OAuth & Permissions page"
+            )
+        if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
+            raise AdapterConfigError(
+                "SLACK_APP_TOKEN must be an app-level token starting with xapp- "
+                "(Basic Information → App-Level Tokens, scope connections:write)"
+            )
+        return cls(
+            settings.slack_bot_token,
+            app_token=settings.slack_app_token,
+            signing_secret=settings.slack_signing_secret,
+            api_url=settings.slack_api_url,
+            http_port=settings.slack_http_port,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, handle_command: CommandHandler) -> None:
+        self._handle = handle_command
+        await self._check_bot_token()
+        if self.socket_mode:
+            await self._start_socket_mode()
+        else:
+            await self._start_http()
+
+    async def _check_bot_token(self) -> None:
+        try:
+            response = await self.client.auth_test()
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in AUTH_ERRORS:
+                raise AdapterConfigError(
+                    f"SLACK_BOT_TOKEN was rejected by Slack ({code})"
+                ) from None
+            raise AdapterConfigError(
+                f"Slack auth.test failed ({code}) at SLACK_API_URL={self.api_url}"
+            ) from None
+        except _CONNECTION_ERRORS as exc:
+            raise AdapterConfigError(
+                f"could not reach Slack at SLACK_API_URL={self.api_url}: {exc}"
+            ) from None
+        self.bot_user_id = response.get("user_id")
+        log.info("slack: signed in as %s in %s", response.get("user"), response.get("team"))
+
+    async def _start_socket_mode(self) -> None:
+        assert self.app_token
+        handler = AsyncSocketModeHandler(self.app, self.app_token)
+        # Fetch the websocket URL here rather than inside connect(): the library retries a
+        # rejected app token forever, and a bad token should stop start-up with a clear line.
+        try:
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        except SlackApiError as exc:
+            await handler.close_async()
+            code = _error_code(exc)
+            raise AdapterConfigError(
+                f"SLACK_APP_TOKEN was rejected by Slack ({code}); it must be an app-level token "
+                "(xapp-…) with the connections:write scope, and Socket Mode must be enabled"
+            ) from None
+        except _CONNECTION_ERRORS as exc:
+            await handler.close_async()
+            raise AdapterConfigError(
+                f"could not reach Slack at SLACK_API_URL={self.api_url}: {exc}"
+            ) from None
+        self._socket = handler
+        self._connect_task = asyncio.create_task(handler.connect_async(), name="slack-socket")
+        done, _ = await asyncio.wait({self._connect_task}, timeout=self.connect_timeout)
+        if not done:
+            log.warning("slack: Socket Mode is still connecting; /flows works once it is up")
+        else:
+            log.info("slack: Socket Mode connected")
+
+    async def _start_http(self) -> None:
+        web_app = self.app.web_app(path=EVENTS_PATH, port=self.http_port)
+        self._runner = web.AppRunner(web_app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.http_host, self.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise AdapterConfigError(
+                f"cannot listen on SLACK_HTTP_PORT={self.http_port} for Slack requests: {exc}"
+            ) from None
+        self.bound_port = int(self._runner.addresses[0][1])
+        log.info("slack: HTTP mode, listening on port %s at %s", self.bound_port, EVENTS_PATH)
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            with contextlib.suppress(Exception):
+                await socket.close_async()
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+            await asyncio.gather(self._connect_task, return_exceptions=True)
+            self._connect_task = None
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    # ------------------------------------------------------------------ commands
+
+    async def _reject_replays(
+        self, req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        # Runs after bolt's signature check, so only genuinely signed requests are remembered.
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        now = time.monotonic()
+        for seen, at in list(self._seen_signatures.items()):
+            if now - at > REPLAY_WINDOW_SECONDS:
+                del self._seen_signatures[seen]
+        if signature and signature in self._seen_signatures:
+            log.warning("slack: rejected a replayed request")
+            return BoltResponse(status=401, body={"error": "replayed request"})
+        if signature:
+            self._seen_signatures[signature] = now
+        return await next()
+
+    async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        text = str(body.get("text") or "").strip()
+        if text.split(" ", 1)[0].lower() in SLOW_COMMANDS:
+            await ack(text="Working on it…", response_type="ephemeral")
+        else:
+            await ack()
+        ctx = command_context(body)
+        reply = await self.run_command(ctx, text)
+        await self._reply(body, respond, ctx, reply)
+
+    async def run_command(self, ctx: CommandContext, text: str) -> Message:
+        if self._handle is None:
+            return error_message("The bot is still starting; try again in a moment.")
+        try:
+            return await self._handle(ctx, text)
+        except Exception:
+            log.exception("slack: /flows %r failed", text[:100])
+            return error_message("Something went wrong on our side; the error has been logged.")
+
+    async def _reply(
+        self, body: dict[str, Any], respond: Any, ctx: CommandContext, reply: Message
+    ) -> None:
+        payload = slack_render.reply_payload(reply)
+        answered = False
+        if body.get("response_url"):
+            try:
+                response = await respond(**payload)
+                answered = response.status_code == 200
+            except _CONNECTION_ERRORS as exc:
+                log.warning("slack: response_url failed (%s); posting instead", exc)
+        if not answered:
+            await self._post_reply(ctx, reply, payload)
+        if reply.chart_path and not reply.ephemeral:
+            await self._upload_chart(ctx.channel, reply)
+
+    async def _post_reply(self, ctx: CommandContext, reply: Message, payload: dict) -> None:
+        try:
+            if reply.ephemeral:
+                await self.client.chat_postEphemeral(
+                    channel=ctx.channel,
+                    user=ctx.user,
+                    text=payload["text"],
+                    blocks=payload["blocks"],
+                )
+            else:
+                await self.client.chat_postMessage(
+                    channel=ctx.channel, text=payload["text"], blocks=payload["blocks"]
+                )
+        except (SlackApiError, *_CONNECTION_ERRORS) as exc:
+            log.error("slack: could not answer /flows in %s: %s", ctx.channel, exc)
+
+    # ------------------------------------------------------------------ delivery
+
+    async def send(self, destination: Destination, message: Message, idempotency_key: str) -> str:
+        try:
+            channel = await self._channel_for(destination)
+            response = await self.client.chat_postMessage(
+                channel=channel,
+                text=slack_render.fallback_text(message),
+                blocks=slack_render.blocks(message),
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={
+                    "event_type": "flows_delivery",
+                    "event_payload": {"key": idempotency_key},
+                },
+            )
+        except SlackApiError as exc:
+            raise delivery_error(exc) from exc
+        except _CONNECTION_ERRORS as exc:
+            raise DeliveryError(f"slack: {type(exc).__name__}: {exc}") from exc
+        posted_in = str(response.get("channel") or channel)
+        if message.chart_path:
+            await self._upload_chart(posted_in, message)
+        return f"{posted_in}:{response['ts']}"
+
+    async def _channel_for(self, destination: Destination) -> str:
+        if not destination.user:
+            return destination.channel
+        cached = self._dm_channels.get(destination.user)
+        if cached:
+            return cached
+        response = await self.client.conversations_open(users=destination.user)
+        channel = str(response["channel"]["id"])
+        self._dm_channels[destination.user] = channel
+        return channel
+
+    async def _upload_chart(self, channel: str, message: Message) -> None:
+        """Upload the chart into the channel right after its message.
+
+        Best effort: the alert itself is already posted, and failing the delivery here would make
+        the dispatcher post the alert a second time."""
+        path = Path(message.chart_path) if message.chart_path else None
+        if path is None or not path.is_file():
+            log.warning("slack: chart %s is missing; alert posted without it", path)
+            return
+        try:
+            await self.client.files_upload_v2(
+                channel=channel,
+                file=str(path),
+                filename=path.name,
+                title=slack_render.escape(message.title),
+                alt_txt=f"Chart: {message.title}",
+            )
+        except (SlackApiError, *_CONNECTION_ERRORS) as exc:
+            log.warning("slack: chart upload to %s failed: %s", channel, exc)

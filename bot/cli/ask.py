@@ -1,0 +1,61 @@
+"""`flows-bot ask "QUESTION"`: a plain-language question about mechanical flows, answered with a
+verdict, the estimated trade, its window and its basis."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.common import add_json_option, add_source_options, parse_date, print_json, run_async
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ask",
+        help="answer a question about mechanical flows in plain language",
+        description='Answer a question such as "Will Bitcoin see selling pressure in the last '
+        'week of June from rebalancing?" with a verdict (sell_pressure, buy_pressure, '
+        "neutral or unknown), the estimated trade and %% of ADV, the window's NYSE sessions, "
+        "the basis (funds, AUM, data) and what-ifs. An answer it cannot give comes back as "
+        "verdict unknown with the reason (exit code 0).",
+    )
+    parser.add_argument("question", help="the question, in quotes")
+    parser.add_argument(
+        "--as-of",
+        type=parse_date,
+        metavar="DATE",
+        help="YYYY-MM-DD (default: the latest date all the needed data covers)",
+    )
+    add_source_options(parser)
+    add_json_option(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.cli.common import load_inputs
+    from bot.render.answer import render_answer_text
+    from flows.errors import InputError
+    from flows.questions import answer_question
+    from flows.status import AnalyticsConfig
+
+    today = dt.datetime.now(dt.UTC).date()
+    if args.as_of is not None and args.as_of > today:
+        raise InputError(f"--as-of {args.as_of} is in the future; today is {today} (UTC)")
+    settings, registry, market = load_inputs(args)
+    config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
+
+    async def compute():
+        try:
+            return await answer_question(
+                args.question, market, registry, args.as_of, config, today=today
+            )
+        finally:
+            await market.close()
+
+    answer = run_async(compute)
+    if args.json:
+        print_json(answer.to_json_dict())
+    else:
+        print(render_answer_text(answer))
+    return 0

@@ -1,0 +1,24 @@
+"""Flow channels the question engine can ask: rebalancing, vol targeting and leveraged ETFs built
+in; other models join with `register_channel`."""
+
+from flows.questions.channels import leveraged, rebalancing, vol_target
+from flows.questions.channels.base import (
+    Channel,
+    ChannelInput,
+    OutsideDataError,
+    channel_names,
+    get_channel,
+    register_channel,
+)
+
+__all__ = [
+    "Channel",
+    "ChannelInput",
+    "OutsideDataError",
+    "channel_names",
+    "get_channel",
+    "leveraged",
+    "rebalancing",
+    "register_channel",
+    "vol_target",
+]

@@ -1,0 +1,508 @@
+"""The question engine: a trader's question in, a sourced answer out.
+
+`answer_question` fetches what the question needs once and hands it to `answer_from_frames`, the
+pure part (no I/O; replays and tests call it with frames they built). Neither raises for a bad
+question, a window outside the data or a data problem: each of those comes back as an answer
+whose verdict is `unknown`, saying why and what the engine can answer instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import pandas as pd
+
+from flows.assets import ASSETS, Asset, AssetClass
+from flows.errors import FlowsError, InputError
+from flows.funds import FundRegistry
+from flows.marketdata import MarketData
+from flows.questions.channels import ChannelInput, OutsideDataError, get_channel
+from flows.questions.history import period_end_volatility
+from flows.questions.parse import ParsedQuestion, parse_question
+from flows.questions.results import (
+    Answer,
+    AnswerSummary,
+    AssetAnswer,
+    Basis,
+    ChannelFlow,
+    Drift,
+    ParsedInfo,
+    Reason,
+    Verdict,
+    WindowInfo,
+)
+from flows.questions.windows import DEFAULT_WINDOW, ResolvedWindow, resolve_window
+from flows.questions.wording import EXAMPLE_QUESTIONS, SOURCE_LABELS, answer_text, decline_text
+from flows.rebalance import average_dollar_volume, direction_of
+from flows.results import Direction, WhatIf
+from flows.status import MAX_STALENESS_DAYS, AnalyticsConfig, source_label, today_utc
+
+DEFAULT_SOURCES = ("rebalancing",)
+"""No source named: the month- and quarter-end rebalancing flow the product is built around."""
+HISTORY_DAYS = 3 * 365
+"""Enough before the window for a quarterly base date, the ADV and realized vol."""
+VOLATILITY_HISTORY_DAYS = 10 * 365
+"""A volatility question compares past quarter ends: fetch as many as a decade holds."""
+NEUTRAL_BAND_USD = 1e6
+"""Neutral band when volume is unknown (no volume data)."""
+
+_VERDICTS: dict[Direction, Verdict] = {
+    "sell": "sell_pressure",
+    "buy": "buy_pressure",
+    "neutral": "neutral",
+}
+
+
+class _Declined(Exception):
+    def __init__(self, reason: Reason, detail: str | None = None) -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _sources(parsed: ParsedQuestion) -> tuple[tuple[str, ...], bool]:
+    return (parsed.sources, False) if parsed.sources else (DEFAULT_SOURCES, True)
+
+
+def _asset(symbol: str) -> Asset:
+    # Symbols only a user's fund file knows are treated like equities (NYSE sessions).
+    return ASSETS.get(symbol) or Asset(symbol, symbol, AssetClass.EQUITY)
+
+
+def screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
+    """Raise _Declined for what the words alone rule out, before any data is fetched."""
+    sources, _ = _sources(parsed)
+    if not parsed.normalized or not parsed.about_flows:
+        raise _Declined("out_of_scope")
+    if parsed.advice and not parsed.sources:
+        raise _Declined("advice")
+    if not parsed.assets:
+        detail = ", ".join(parsed.unknown_tickers) or None
+        raise _Declined("unknown_asset", detail)
+    if parsed.unsupported_sources and not parsed.sources:
+        raise _Declined("unsupported_source", " and ".join(parsed.unsupported_sources))
+    available = [name for name in sources if get_channel(name) is not None]
+    if not available:
+        names = " and ".join(SOURCE_LABELS.get(name, name) for name in sources)
+        raise _Declined("source_unavailable", names[:1].upper() + names[1:])
+    covered = [
+        symbol
+        for symbol in parsed.assets
+        if any(get_channel(name).covers(symbol, registry) for name in available)  # type: ignore[union-attr]
+    ]
+    if not covered:
+        labels = " or ".join(SOURCE_LABELS.get(name, name) for name in available)
+        raise _Declined(
+            "no_funds",
+            f"No fund in the {registry.source} makes {labels} flows in "
+            f"{', '.join(parsed.assets)}, so there is no mechanical flow to estimate",
+        )
+
+
+def needed_symbols(parsed: ParsedQuestion, registry: FundRegistry) -> set[str]:
+    sources, _ = _sources(parsed)
+    symbols: set[str] = set(parsed.assets)
+    for name in sources:
+        channel = get_channel(name)
+        if channel is None:
+            continue
+        for asset in parsed.assets:
+            if channel.covers(asset, registry):
+                symbols |= channel.symbols(asset, registry)
+    return symbols
+
+
+def _parsed_info(parsed: ParsedQuestion, window: ResolvedWindow | None) -> ParsedInfo:
+    sources, assumed = _sources(parsed)
+    spec = parsed.window
+    info = WindowInfo(
+        words=spec.words if spec else "",
+        assumed=spec is None,
+    )
+    if window is not None:
+        info = info.model_copy(
+            update={
+                "start": window.start,
+                "end": window.end,
+                "label": window.label,
+                "kind": window.kind,
+                "sessions": len(window.sessions),
+            }
+        )
+    return ParsedInfo(
+        assets=list(parsed.assets),
+        window=info,
+        sources=list(sources),
+        asks=parsed.asks,
+        sources_assumed=assumed,
+        unrecognized=list(parsed.unknown_tickers),
+    )
+
+
+def _unknown(
+    parsed: ParsedQuestion,
+    reason: Reason,
+    detail: str | None,
+    registry: FundRegistry,
+    *,
+    as_of: dt.date | None,
+    window: ResolvedWindow | None,
+    data_source: str | None,
+    sample: bool,
+) -> Answer:
+    return Answer(
+        question=parsed.text,
+        as_of=as_of,
+        parsed=_parsed_info(parsed, window),
+        answer=AnswerSummary(
+            verdict="unknown",
+            trade_usd=None,
+            pct_adv=None,
+            text=decline_text(reason, detail, registry),
+            reason=reason,
+        ),
+        data_source=data_source,
+        sample=sample,
+        examples=list(EXAMPLE_QUESTIONS),
+    )
+
+
+async def answer_question(
+    question: str,
+    market: MarketData,
+    registry: FundRegistry,
+    as_of: dt.date | None = None,
+    config: AnalyticsConfig | None = None,
+    *,
+    today: dt.date | None = None,
+) -> Answer:
+    """Answer `question` from `market` data as of `as_of` (default: the latest date every
+    series the answer needs covers)."""
+    parsed = parse_question(question, registry.symbols)
+    data_source, sample = source_label(market), market.is_sample
+
+    def unknown(reason: Reason, detail: str | None, window: ResolvedWindow | None = None):
+        return _unknown(
+            parsed,
+            reason,
+            detail,
+            registry,
+            as_of=as_of,
+            window=window,
+            data_source=data_source,
+            sample=sample,
+        )
+
+    try:
+        screen(parsed, registry)
+    except _Declined as declined:
+        return unknown(declined.reason, declined.detail)
+    today = today or today_utc()
+    if as_of is not None and as_of > today:
+        return unknown("data_unavailable", f"as-of {as_of} is in the future (today is {today})")
+    end = as_of or today
+    try:
+        window = resolve_window(parsed.window or DEFAULT_WINDOW, end, parsed.past_tense)
+    except InputError as exc:
+        return unknown("window_unreadable", str(exc))
+    lookback = VOLATILITY_HISTORY_DAYS if parsed.asks == "volatility" else HISTORY_DAYS
+    start = min(window.start, end) - dt.timedelta(days=lookback)
+    try:
+        frames = await market.bars_many(needed_symbols(parsed, registry), start, end)
+    except FlowsError as exc:
+        return unknown("data_unavailable", str(exc), window)
+    if as_of is None:
+        as_of = min(frame.index[-1].date() for frame in frames.values())
+    return answer_from_frames(parsed, as_of, frames, registry, data_source, sample, config)
+
+
+def _check_frames(
+    symbols: set[str], frames: Mapping[str, pd.DataFrame], as_of: dt.date, data_source: str
+) -> None:
+    for symbol in sorted(symbols):
+        frame = frames.get(symbol)
+        if frame is None or frame.empty:
+            raise _Declined("data_unavailable", f"no {symbol} data up to {as_of} in {data_source}")
+        last = frame.index[-1].date()
+        if (as_of - last).days > MAX_STALENESS_DAYS:
+            raise _Declined(
+                "data_unavailable",
+                f"{symbol} data from {data_source} ends {last}, before as-of {as_of}; "
+                f"ask as of {last} or earlier",
+            )
+
+
+def _channel_flow(name: str, inputs: ChannelInput) -> tuple[ChannelFlow, bool]:
+    """The channel's estimate, and whether it failed for lack of data."""
+    channel = get_channel(name)
+    label = SOURCE_LABELS.get(name, name)
+    if channel is None:
+        return _unsized(name, label, f"{label} flows are not available to questions yet"), False
+    try:
+        return channel.estimate(inputs), False
+    except OutsideDataError as exc:
+        return _unsized(name, channel.label, str(exc)), True
+
+
+def _unsized(name: str, label: str, note: str) -> ChannelFlow:
+    return ChannelFlow(
+        source=name,
+        label=label,
+        trade_usd=None,
+        direction=None,
+        projected=False,
+        funds=[],
+        note=note,
+    )
+
+
+def _combine_what_if(items: list[list[WhatIf]], constant: float, band: float) -> list[WhatIf]:
+    """Scenario totals: the what-ifs of the projected parts plus the fixed parts' trades."""
+    if not items:
+        return []
+    moves = [w.move for w in items[0]]
+    if any([w.move for w in item] != moves for item in items):
+        return []
+    totals = [constant + sum(item[i].trade_usd for item in items) for i in range(len(moves))]
+    return [
+        WhatIf(move=move, trade_usd=total, direction=direction_of(total, band))
+        for move, total in zip(moves, totals, strict=True)
+    ]
+
+
+def _asset_answer(
+    symbol: str,
+    parsed: ParsedQuestion,
+    sources: tuple[str, ...],
+    window: ResolvedWindow,
+    as_of: dt.date,
+    frames: Mapping[str, pd.DataFrame],
+    registry: FundRegistry,
+    config: AnalyticsConfig,
+) -> tuple[AssetAnswer, bool]:
+    asset = _asset(symbol)
+    adv_day = min(as_of, window.end)
+    adv = average_dollar_volume(frames[symbol], adv_day, config.adv_sessions)
+    band = adv * config.neutral_band_pct_adv / 100.0 if adv else NEUTRAL_BAND_USD
+    inputs = ChannelInput(
+        asset=asset,
+        window=window,
+        as_of=as_of,
+        frames=frames,
+        registry=registry,
+        config=config,
+        scenario_symbols=frozenset(parsed.assets),
+        neutral_band_usd=band,
+    )
+    channels: list[ChannelFlow] = []
+    outside = False
+    for name in sources:
+        flow, failed = _channel_flow(name, inputs)
+        channels.append(flow)
+        outside |= failed
+    sized = [channel for channel in channels if channel.trade_usd is not None]
+    trade = float(sum(channel.trade_usd or 0.0 for channel in sized)) if sized else None
+    # Unsized channels still carry price what-ifs (the drift a move would create); sized ones
+    # without a what-if (a closed window) add their fixed trade to every scenario.
+    priced = [c.what_if for c in channels if c.what_if_on == "price" and c.what_if]
+    fixed = sum(c.trade_usd or 0.0 for c in sized if not (c.what_if_on == "price" and c.what_if))
+    history = None
+    if parsed.asks == "volatility":
+        history = period_end_volatility(
+            frames[symbol]["adj_close"],
+            as_of,
+            symbol,
+            window.history_unit,
+            window.history_sessions,
+        )
+    return (
+        AssetAnswer(
+            asset=symbol,
+            asset_name=asset.name,
+            verdict="unknown" if trade is None else _VERDICTS[direction_of(trade, band)],
+            trade_usd=trade,
+            pct_adv=None if trade is None or not adv else 100.0 * abs(trade) / adv,
+            adv_usd=adv,
+            adv_as_of=adv_day if adv else None,
+            channels=channels,
+            what_if=_combine_what_if(priced, fixed, band),
+            volatility_history=history,
+            note=None if sized else "; ".join(c.note for c in channels if c.note) or None,
+        ),
+        outside,
+    )
+
+
+def _unsized_reason(channels: list[ChannelFlow], outside: bool) -> Reason:
+    if outside:
+        return "window_outside_data"
+    if any(channel.projected for channel in channels):
+        return "not_yet_determined"
+    if all(get_channel(channel.source) is None for channel in channels):
+        return "source_unavailable"
+    return "no_funds"
+
+
+def _merged_drift(breakdown: list[AssetAnswer]) -> list[Drift]:
+    """One line per fund group (schedule, base date, measured on), holdings merged."""
+    merged: dict[tuple[str, dt.date, dt.date], dict[str, float]] = {}
+    schedules: dict[tuple[str, dt.date, dt.date], Drift] = {}
+    for item in breakdown:
+        for channel in item.channels:
+            for drift in channel.drift:
+                key = (drift.schedule, drift.base_date, drift.measured_on)
+                merged.setdefault(key, {}).update(drift.returns)
+                schedules.setdefault(key, drift)
+    return [
+        schedules[key].model_copy(update={"returns": merged[key]})
+        for key in sorted(merged, key=lambda k: (k[1], k[0]))
+    ]
+
+
+def _basis(
+    breakdown: list[AssetAnswer],
+    as_of: dt.date,
+    registry: FundRegistry,
+    data_source: str,
+    sample: bool,
+    config: AnalyticsConfig,
+) -> Basis:
+    funds: dict[str, tuple[float, str]] = {}
+    projected = False
+    vol_target = False
+    for item in breakdown:
+        for channel in item.channels:
+            projected |= channel.projected and channel.trade_usd is not None
+            vol_target |= channel.source == "vol_target" and bool(channel.funds)
+            for fund in channel.funds:
+                funds[fund.name] = (fund.aum_usd, fund.aum_source)
+    assumptions = [
+        "funds trade fully back to target weights at the close of each month- or quarter-end "
+        "NYSE session they rebalance on",
+        f"weights and AUM from the {registry.source}",
+        f"neutral when the net trade is within {config.neutral_band_pct_adv:g}% of the "
+        f"{config.adv_sessions}-session average daily dollar volume",
+    ]
+    if projected:
+        assumptions.insert(0, f"prices stay where they closed on {as_of} until the window")
+    if vol_target:
+        assumptions.append(
+            f"vol-target exposure = min(cap, target / {config.vol_window}-day realized vol)"
+        )
+    return Basis(
+        as_of=as_of,
+        data_source=data_source,
+        sample=sample,
+        funds_source=registry.source,
+        funds_counted=len(funds),
+        fund_names=sorted(funds),
+        aum_usd=float(sum(aum for aum, _ in funds.values())),
+        aum_illustrative=bool(funds)
+        and all(source.startswith("illustrative") for _, source in funds.values()),
+        drift=_merged_drift(breakdown),
+        adv_sessions=config.adv_sessions,
+        neutral_band_pct_adv=config.neutral_band_pct_adv,
+        assumptions=assumptions,
+    )
+
+
+def answer_from_frames(
+    question: str | ParsedQuestion,
+    as_of: dt.date,
+    frames: Mapping[str, pd.DataFrame],
+    registry: FundRegistry,
+    data_source: str,
+    sample: bool,
+    config: AnalyticsConfig | None = None,
+) -> Answer:
+    """The pure engine: frames already fetched (validated bars, `adj_close` included)."""
+    config = config or AnalyticsConfig()
+    parsed = (
+        question
+        if isinstance(question, ParsedQuestion)
+        else parse_question(question, registry.symbols)
+    )
+    window: ResolvedWindow | None = None
+    try:
+        screen(parsed, registry)
+        try:
+            window = resolve_window(parsed.window or DEFAULT_WINDOW, as_of, parsed.past_tense)
+        except InputError as exc:
+            raise _Declined("window_unreadable", str(exc)) from None
+        upto = {symbol: frame.loc[: pd.Timestamp(as_of)] for symbol, frame in frames.items()}
+        _check_frames(needed_symbols(parsed, registry), upto, as_of, data_source)
+        return _answer(parsed, window, as_of, upto, registry, data_source, sample, config)
+    except _Declined as declined:
+        return _unknown(
+            parsed,
+            declined.reason,
+            declined.detail,
+            registry,
+            as_of=as_of,
+            window=window,
+            data_source=data_source,
+            sample=sample,
+        )
+
+
+def _answer(
+    parsed: ParsedQuestion,
+    window: ResolvedWindow,
+    as_of: dt.date,
+    frames: Mapping[str, pd.DataFrame],
+    registry: FundRegistry,
+    data_source: str,
+    sample: bool,
+    config: AnalyticsConfig,
+) -> Answer:
+    sources, _ = _sources(parsed)
+    breakdown: list[AssetAnswer] = []
+    outside = False
+    for symbol in parsed.assets:
+        item, failed = _asset_answer(
+            symbol, parsed, sources, window, as_of, frames, registry, config
+        )
+        breakdown.append(item)
+        outside |= failed
+    sized = [item for item in breakdown if item.trade_usd is not None]
+    total = float(sum(item.trade_usd or 0.0 for item in sized)) if sized else None
+    advs = [item.adv_usd for item in sized or breakdown]
+    adv = float(sum(a for a in advs if a)) if all(advs) else None
+    band = adv * config.neutral_band_pct_adv / 100.0 if adv else NEUTRAL_BAND_USD * len(advs)
+    channels = [channel for item in breakdown for channel in item.channels]
+    partial = bool(sized) and any(channel.trade_usd is None for channel in channels)
+    what_if: list[WhatIf] = []
+    if all(item.what_if for item in breakdown):
+        what_if = _combine_what_if([item.what_if for item in breakdown], 0.0, band)
+    reason: Reason | None = None
+    if total is None:
+        reason = _unsized_reason(channels, outside)
+    answer = Answer(
+        question=parsed.text,
+        as_of=as_of,
+        parsed=_parsed_info(parsed, window),
+        answer=AnswerSummary(
+            verdict="unknown" if total is None else _VERDICTS[direction_of(total, band)],
+            trade_usd=total,
+            pct_adv=None if total is None or not adv else 100.0 * abs(total) / adv,
+            text="",
+            reason=reason,
+            adv_usd=adv,
+            projected=any(c.projected and c.trade_usd is not None for c in channels),
+            partial=partial,
+        ),
+        breakdown=breakdown,
+        what_if=what_if,
+        basis=_basis(breakdown, as_of, registry, data_source, sample, config),
+        data_source=data_source,
+        sample=sample,
+        examples=[] if reason in (None, "not_yet_determined") else list(EXAMPLE_QUESTIONS),
+    )
+    if reason is None or reason == "not_yet_determined":
+        text = answer_text(answer)
+    else:
+        notes = "; ".join(f"{item.asset}: {item.note}" for item in breakdown if item.note)
+        text = decline_text(reason, notes or None, registry)
+    summary = answer.answer.model_copy(update={"text": text})
+    return answer.model_copy(update={"answer": summary})

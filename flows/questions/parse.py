@@ -1,0 +1,219 @@
+"""Reading a trader's question: which assets, which window, which flow source, what is asked.
+
+Pure text work with no dates and no I/O, so it is cheap to fuzz. Nothing here raises for any
+input string; what it cannot read it leaves empty for the engine to explain.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from flows.assets import ASSETS
+from flows.questions.windows import WindowSpec, read_window
+
+Ask = Literal["direction", "size", "volatility", "price", "timing"]
+MAX_QUESTION_CHARS = 1000
+"""Chat messages can be long; a question about flows is never longer than this."""
+
+CRYPTO_BASKET = ("BTC", "ETH")
+SOURCES = ("rebalancing", "vol_target", "leveraged")
+
+_CRYPTO_WORDS = re.compile(
+    r"\b(?:crypto(?:currency|currencies|s)?|digital\sassets?|the\scoin\smarket|coins)\b"
+)
+_SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "rebalancing": re.compile(
+        r"rebalanc|\b60\s?[/-]\s?40\b|\bsixty\s?forty\b|\bpensions?\b|\bmulti\sasset"
+        r"|\bbalanced\s(?:funds?|portfolios?|mandates?)|\bmodel\sportfolios?|\btarget\sdate"
+        r"|\bfixed\sweight|\binstitution|\basset\sallocators?|\ballocators?\b|\breconstitut"
+    ),
+    "vol_target": re.compile(
+        r"\bvol(?:atility)?\s(?:target(?:ing|ed|s)?|control(?:led)?)\b"
+        r"|\btarget(?:ed)?\svol(?:atility)?\b|\brisk\scontrol(?:led)?\sfunds?"
+    ),
+    "leveraged": re.compile(
+        r"\bleveraged\b|\bletfs?\b|\binverse\setfs?\b|\bdaily\sreset\b|\b[23]x\b"
+    ),
+}
+_UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
+    "CTA / trend-following": re.compile(r"\bctas?\b|\btrend\sfollow|\bmomentum\sfunds?"),
+    "options hedging (gamma, expiries)": re.compile(
+        r"\bgamma\b|\bopex\b|\boptions?\sexpir|\bdealer\shedg|\bcharm\b|\bvanna\b"
+    ),
+    "corporate buybacks": re.compile(r"\bbuy\s?backs?\b"),
+    "spot ETF creations and redemptions": re.compile(
+        r"\bspot\setfs?\b|\betf\s(?:creations?|redemptions?)\b"
+    ),
+}
+_FLOW_WORDS = re.compile(
+    r"\bpressure\b|\bflows?\b|\binflows?\b|\boutflows?\b|\bsell|\bbuy|\bbid\b|\bdemand\b"
+    r"|\bsupply\b|\bdump|\bpurchas|\bliquidat|\bvolatil|\bvol\b"
+    r"|\bdrift|\bweights?\b|\ballocation|\btrim|\badd(?:s|ing)?\sto\b|\bnet\b|\bpositive\b"
+    r"|\bnegative\b|\bmechanical\b|\bquarter\send\b|\bmonth\send\b"
+)
+_ADVICE = re.compile(
+    r"\bshould\s(?:i|we)\b|\bis\sit\s(?:a\s)?(?:good|safe|time)\b|\bprice\stargets?\b"
+    r"|\bpredict|\bforecast\sthe\sprice|\bto\sthe\smoon\b|\bgood\sinvestment\b"
+)
+_ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
+    (
+        "volatility",
+        re.compile(
+            r"\bvolatil|\bvol\b|\bswings?\b|\bchopp|\bturbulen|\bwhipsaw|\bcalm(?:er)?\b"
+            r"|\bbig\smoves?\b|\bpriced\sin\b"
+        ),
+    ),
+    (
+        "timing",
+        re.compile(r"^when\b|\bwhen\s(?:do|does|will|is|are)\b|\bwhat\s(?:date|day|time)\b"),
+    ),
+    (
+        "size",
+        re.compile(
+            r"\bhow\s(?:much|big|large|many)\b|\bsize\b|\bmagnitude\b|\bdollars?\b|\bin\susd\b"
+        ),
+    ),
+    (
+        "price",
+        re.compile(
+            r"\b(?:impact|effect|affect|move|push|drive|hit|weigh\son)s?\b[^.?!]{0,30}\bprices?\b"
+            r"|\bprices?\b[^.?!]{0,20}\b(?:fall|drop|rise|go\s(?:up|down)|impact)"
+        ),
+    ),
+)
+_PAST_TENSE = re.compile(
+    r"^(?:did|was|were|had)\b|\b(?:did|were)\s(?:\w+\s){0,4}(?:sell|buy|trade)"
+)
+_TICKER = re.compile(r"\$?\b([A-Z][A-Z0-9]{1,5})\b")
+_NOT_TICKERS = frozenset(
+    re.findall(
+        r"\w+",
+        "ETF ETFS LETF LETFS USD US USA NYSE ADV AUM CTA CTAS EOD EOM EOQ QE ASAP FOMC CPI GDP "
+        "IPO OK AM PM UTC EST ET FY YTD MTD QTD VOL I A AN OR AND THE TO IN ON AT OF FOR IS IT "
+        "WILL BE DO DOES NAV SP PNL",
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuestion:
+    """What the words of a question say, before any date or data is involved."""
+
+    text: str
+    normalized: str
+    assets: tuple[str, ...]
+    window: WindowSpec | None
+    sources: tuple[str, ...]
+    """Flow channels the question names, in SOURCES order; empty when it names none."""
+    unsupported_sources: tuple[str, ...]
+    asks: Ask
+    about_flows: bool
+    """The question names a flow source or talks about flows, pressure, volatility..."""
+    advice: bool
+    """It asks for investment advice or a price call rather than flows."""
+    unknown_tickers: tuple[str, ...]
+    past_tense: bool = False
+    """'Did funds sell in June?': an undated month or quarter is the latest already begun."""
+
+
+def normalize(text: str) -> str:
+    """Lower case, plain quotes and dashes, single spaces; hyphens between words become spaces
+    so that "quarter-end", "sell-off" and "multi-asset" read like their spaced forms."""
+    text = unicodedata.normalize("NFKC", text[:MAX_QUESTION_CHARS])
+    text = text.translate(str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-", "−": "-"}))
+    text = text.lower()
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@lru_cache(maxsize=8)
+def _alias_patterns(extra_symbols: frozenset[str]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    names: dict[str, str] = {}
+    for asset in ASSETS.values():
+        for alias in (asset.symbol, *asset.aliases):
+            names[normalize(alias)] = asset.symbol
+    for symbol in extra_symbols:
+        names.setdefault(normalize(symbol), symbol.upper())
+    ordered = sorted(names, key=len, reverse=True)
+    return tuple(
+        (re.compile(r"(?<![\w&^])\^?" + re.escape(alias) + r"(?![\w&])"), names[alias])
+        for alias in ordered
+    )
+
+
+def find_assets(normalized: str, extra_symbols: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Assets in order of first mention; "crypto" stands for BTC and ETH."""
+    hits: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, symbol in _alias_patterns(extra_symbols):
+        for match in pattern.finditer(normalized):
+            span = match.span()
+            # Longer aliases were matched first: "s&p 500" must not also count as "s&p".
+            if any(span[0] < end and start < span[1] for start, end in taken):
+                continue
+            taken.append(span)
+            hits.append((span[0], symbol))
+    for match in _CRYPTO_WORDS.finditer(normalized):
+        hits.extend((match.start(), symbol) for symbol in CRYPTO_BASKET)
+    ordered: list[str] = []
+    for _, symbol in sorted(hits, key=lambda hit: hit[0]):
+        if symbol not in ordered:
+            ordered.append(symbol)
+    return tuple(ordered)
+
+
+def _unknown_tickers(text: str, assets: tuple[str, ...]) -> tuple[str, ...]:
+    """Upper-case words that look like tickers flows-bot does not know ("DOGE")."""
+    found: list[str] = []
+    for match in _TICKER.finditer(text[:MAX_QUESTION_CHARS]):
+        word = match.group(1)
+        if (
+            word in _NOT_TICKERS
+            or word in ASSETS
+            or word in assets
+            or word in found
+            or re.fullmatch(r"Q[1-4]|[1-4]Q\d*|\d+[A-Z]*|[A-Z]\d+", word)
+        ):
+            continue
+        found.append(word)
+    # A question typed in capitals is shouting, not a list of tickers.
+    return tuple(found) if len(found) <= 3 else ()
+
+
+def _ask(normalized: str) -> Ask:
+    # Source names contain words an ask looks for ("volatility targeting"), so drop them first.
+    text = normalized
+    for pattern in _SOURCE_PATTERNS.values():
+        text = pattern.sub(" ", text)
+    for ask, pattern in _ASKS:
+        if pattern.search(text):
+            return ask
+    return "direction"
+
+
+def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) -> ParsedQuestion:
+    """Read a question. `extra_symbols` are tickers a user's fund file holds."""
+    raw = text if isinstance(text, str) else ""
+    normalized = normalize(raw)
+    assets = find_assets(normalized, extra_symbols)
+    sources = tuple(name for name in SOURCES if _SOURCE_PATTERNS[name].search(normalized))
+    unsupported = tuple(
+        label for label, pattern in _UNSUPPORTED_SOURCES.items() if pattern.search(normalized)
+    )
+    return ParsedQuestion(
+        text=raw,
+        normalized=normalized,
+        assets=assets,
+        window=read_window(normalized),
+        sources=sources,
+        unsupported_sources=unsupported,
+        asks=_ask(normalized),
+        about_flows=bool(sources or unsupported or _FLOW_WORDS.search(normalized)),
+        advice=bool(_ADVICE.search(normalized)),
+        unknown_tickers=() if assets else _unknown_tickers(raw, assets),
+        past_tense=bool(_PAST_TENSE.search(normalized)),
+    )
