@@ -13,7 +13,7 @@ from collections.abc import Callable
 from bot.adapters.base import ChatAdapter
 from bot.commands.service import CommandService
 from bot.dispatcher import Dispatcher
-from bot.monitors.tick import TickResult, run_tick
+from bot.monitors.tick import TickResult, run_letf_tick, run_tick
 from bot.settings import Settings
 from flows.funds import FundRegistry, load_registry
 from flows.marketdata import MarketData, open_source
@@ -153,6 +153,7 @@ class BotApp:
         await self.start_adapters()
         dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         scheduler.start()
+        self._schedule_letf(scheduler)
         try:
             if await self.missed_tick_due():
                 log.info(
@@ -173,6 +174,50 @@ class BotApp:
             await self.tick()
         except Exception:
             log.exception("monitor tick failed; the next scheduled tick will try again")
+
+    async def letf_tick(self, session: dt.date) -> TickResult:
+        async with self._tick_lock:
+            market = self.make_market()
+            try:
+                result = await run_letf_tick(
+                    self.store, market, self.registry, self.settings, session
+                )
+            finally:
+                await market.close()
+        log.info("leveraged-ETF check %s: %d new alert(s)", session, result.new_alerts)
+        self.dispatcher.wake()
+        return result
+
+    def next_letf_run(self, after: dt.datetime) -> tuple[dt.date, dt.datetime]:
+        """The next session's close minus LETF_MINUTES_BEFORE_CLOSE, strictly after `after`."""
+        from flows import calendar
+        from flows.event_rules import minutes_before_close_utc
+
+        day = after.date()
+        session = day if calendar.is_session(day) else calendar.next_session(day)
+        while True:
+            at = minutes_before_close_utc(session, self.settings.letf_minutes_before_close)
+            if at > after:
+                return session, at
+            session = calendar.next_session(session)
+
+    def _schedule_letf(self, scheduler) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
+        session, at = self.next_letf_run(self.clock())
+
+        async def run() -> None:
+            try:
+                await self.letf_tick(session)
+            except Exception:
+                log.exception("leveraged-ETF check failed")
+            finally:
+                self._schedule_letf(scheduler)
+
+        # A run missed by more than 20 minutes is skipped: the close it was for has passed.
+        scheduler.add_job(
+            run, DateTrigger(at), id="letf", replace_existing=True, misfire_grace_time=20 * 60
+        )
 
 
 async def run_bot(settings: Settings, *, once: bool = False, interactive: bool = True) -> int:

@@ -37,5 +37,9 @@ class CachedBarSource:
         combined = pd.concat([cached, fresh.loc[:, cached.columns.intersection(fresh.columns)]])
         return combined[~combined.index.duplicated(keep="last")].sort_index()
 
+    async def latest_price(self, symbol: str) -> float | None:
+        latest = getattr(self.source, "latest_price", None)
+        return await latest(symbol) if latest is not None else None
+
     async def close(self) -> None:
         await self.source.close()

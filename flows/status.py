@@ -63,12 +63,12 @@ async def load_frames(
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
     end = as_of or today
     frames = await market.bars_many(symbols, end - dt.timedelta(days=HISTORY_DAYS), end)
+    if as_of is None:
+        as_of = frames[anchor].index[-1].date()
     # An as-of from the past must be fully covered: each series reaches that day (crypto, UTC) or
     # the last NYSE session on or before it. Near today the latest bar may not be out yet, so
     # only staleness beyond MAX_STALENESS_DAYS is an error.
-    recent = as_of is None or as_of >= today - dt.timedelta(days=1)
-    if as_of is None:
-        as_of = frames[anchor].index[-1].date()
+    recent = as_of >= today - dt.timedelta(days=1)
     for symbol, frame in frames.items():
         last = frame.index[-1].date()
         if recent:

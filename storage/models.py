@@ -208,6 +208,9 @@ class Delivery(StorageModel, table=True):
     """pending | sent | failed"""
     attempts: int = Field(default=0, sa_type=sa.Integer)
     next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    attempt_started_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Set by `begin_attempt` just before a send and cleared by its outcome: a pending delivery
+    that still has it after a crash may have reached the platform (ask before resending)."""
     platform_message_id: str | None = Field(default=None, sa_type=sa.String(128))
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -750,6 +750,38 @@ class Store:
             )
             return [(delivery, alert) for delivery, alert in rows.all()]
 
+    async def in_flight_deliveries(self, limit: int = 1000) -> list[tuple[Delivery, Alert]]:
+        """Pending deliveries with an attempt begun and never settled — after a crash, those
+        the platform may have received. They stay due: ask the platform (idempotency key) and
+        `mark_sent` the ones it has, and the rest are simply sent again."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(Delivery, Alert)
+                .join(Alert, col(Alert.id) == col(Delivery.alert_id))
+                .where(
+                    Delivery.status == DELIVERY_PENDING,
+                    col(Delivery.attempt_started_at).is_not(None),
+                )
+                .order_by(col(Delivery.id))
+                .limit(limit)
+            )
+            return [(delivery, alert) for delivery, alert in rows.all()]
+
+    async def begin_attempt(self, delivery_id: int, *, now: dt.datetime | None = None) -> bool:
+        """Note that a send is starting (call just before it). The outcome — `mark_sent`,
+        `mark_retry` or `mark_failed` — clears it and counts the attempt. False when the
+        delivery is no longer pending."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                sa.update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.id == delivery_id,
+                    _DELIVERIES.c.status == DELIVERY_PENDING,
+                )
+                .values(attempt_started_at=now or utcnow())
+            )
+            return result.rowcount == 1
+
     async def mark_sent(
         self, delivery_id: int, platform_message_id: str | None, *, now: dt.datetime | None = None
     ) -> bool:
@@ -776,7 +808,8 @@ class Store:
         return await self._settle(delivery_id, status=DELIVERY_FAILED, last_error=_clip(error))
 
     async def _settle(self, delivery_id: int, **values: Any) -> bool:
-        """Apply the outcome of an attempt (attempts += 1) to a delivery that is still pending."""
+        """Apply the outcome of an attempt to a delivery that is still pending: attempts += 1,
+        and the attempt is no longer in flight."""
         async with self._engine.begin() as connection:
             result = await connection.execute(
                 sa.update(_DELIVERIES)
@@ -784,7 +817,7 @@ class Store:
                     _DELIVERIES.c.id == delivery_id,
                     _DELIVERIES.c.status == DELIVERY_PENDING,
                 )
-                .values(attempts=_DELIVERIES.c.attempts + 1, **values)
+                .values(attempts=_DELIVERIES.c.attempts + 1, attempt_started_at=None, **values)
             )
             return result.rowcount == 1
 

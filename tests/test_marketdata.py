@@ -86,6 +86,23 @@ def test_csv_range_is_inclusive_and_trimmed(tmp_path):
     assert frame.index[-1] == pd.Timestamp("2024-02-29")
 
 
+def test_csv_newest_first_or_unordered_rows_are_sorted(tmp_path):
+    write_csv(tmp_path, "SPY", D(2023, 1, 3), D(2024, 3, 28))
+    ascending = _fetch(CsvDirectorySource(tmp_path), "SPY")
+    path = tmp_path / "SPY.csv"
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    pd.testing.assert_frame_equal(_fetch(CsvDirectorySource(tmp_path), "SPY"), ascending)
+    shuffled = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))]
+    path.write_text("\n".join([header, *shuffled]) + "\n")
+    pd.testing.assert_frame_equal(_fetch(CsvDirectorySource(tmp_path), "SPY"), ascending)
+    # A bad line is still reported by its line in the file.
+    shuffled[4] = "not-a-date,1,1,1,1,1"
+    path.write_text("\n".join([header, *shuffled]) + "\n")
+    with pytest.raises(MarketDataError, match=r"SPY\.csv line 6: date"):
+        _fetch(CsvDirectorySource(tmp_path), "SPY")
+
+
 def test_status_uses_adj_close_for_returns(tmp_path):
     """A SPY dividend shows in adj_close only: drift must come from adj_close, not close."""
     base, as_of = D(2023, 12, 29), D(2024, 3, 25)

@@ -136,9 +136,9 @@ def test_unknown_tickers_are_reported():
         ("in Q4", D(2026, 11, 21), (D(2026, 10, 1), D(2026, 12, 31), 64)),
         ("in Q2", D(2026, 11, 21), (D(2027, 4, 1), D(2027, 6, 30), 63)),
         ("in Q4 2023", AS_OF, (D(2023, 10, 2), D(2023, 12, 29), 63)),
-        ("in 2026 Q1", AS_OF, (D(2026, 1, 2), D(2026, 3, 31), 60)),
+        ("in 2026 Q1", AS_OF, (D(2026, 1, 2), D(2026, 3, 31), 61)),
         ("at the end of the quarter", AS_OF, (D(2024, 6, 24), D(2024, 6, 28), 5)),
-        ("at quarter-end", D(2024, 3, 1), (D(2024, 3, 21), D(2024, 3, 28), 5)),
+        ("at quarter-end", D(2024, 3, 1), (D(2024, 3, 22), D(2024, 3, 28), 5)),
         ("at the end of Q3", AS_OF, (D(2024, 9, 24), D(2024, 9, 30), 5)),
         ("on the last trading day of the quarter", D(2024, 3, 1), (D(2024, 3, 28),) * 2 + (1,)),
         ("on the last trading day of Q4 2026", AS_OF, (D(2026, 12, 31),) * 2 + (1,)),
@@ -155,7 +155,7 @@ def test_unknown_tickers_are_reported():
         ("over the last 3 days of the month", AS_OF, (D(2024, 6, 26), D(2024, 6, 28), 3)),
         ("in May", AS_OF, (D(2025, 5, 1), D(2025, 5, 30), 21)),
         ("next quarter", AS_OF, (D(2024, 7, 1), D(2024, 9, 30), 64)),
-        ("at year-end", AS_OF, (D(2024, 12, 23), D(2024, 12, 31), 5)),
+        ("at year-end", AS_OF, (D(2024, 12, 24), D(2024, 12, 31), 5)),
     ],
 )
 def test_windows_resolve_to_nyse_sessions(words, as_of, expected):

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from flows.marketdata.base import BAR_COLUMNS as FLOW_BAR_COLUMNS
@@ -214,16 +215,30 @@ async def test_upgrade_is_idempotent_and_keeps_rows(database_url):
         await store.close()
 
 
-async def test_upgrade_from_first_revision_keeps_rows(database_url):
-    """A database left at revision 0001 with data in it reaches head without losing a row."""
-    assert await upgrade_database(database_url, "0001") == "0001"
-    assert "channel_settings" not in await table_names(database_url)
+OLDER_REVISIONS = ["0001", "0002"]
+
+
+@pytest.mark.parametrize("revision", OLDER_REVISIONS)
+async def test_upgrade_from_an_older_revision_keeps_rows(database_url, revision):
+    """A database left at an older revision, with rows in every table, reaches head intact."""
+    assert await upgrade_database(database_url, revision) == revision
     created = NOW.replace(tzinfo=None) if database_url.startswith("sqlite") else NOW
     await run_sql(
         database_url,
         'INSERT INTO subscriptions (platform, workspace, channel, "user", asset, kinds, '
         "created_by, created_at, status) "
         "VALUES ('discord', 'G1', 'C9', '', 'ETH', 'vol', 'U1', :created, 'active')",
+        "INSERT INTO alerts (dedupe_key, kind, asset, as_of, created_at, title, summary, content) "
+        "VALUES ('vol:ETH:2026-03-31:high', 'vol', 'ETH', '2026-03-31', :created, 'ETH vol', '', "
+        '\'{"text": "vol up"}\')',
+        'INSERT INTO deliveries (alert_id, subscription_id, platform, workspace, channel, "user", '
+        "status, attempts, next_attempt_at, created_at) "
+        "SELECT a.id, s.id, 'discord', 'G1', 'C9', '', 'pending', 2, :created, :created "
+        "FROM alerts a, subscriptions s",
+        "INSERT INTO monitor_state (kind, asset, state, updated_at) "
+        "VALUES ('vol', 'ETH', '{\"regime\": \"high\"}', :created)",
+        "INSERT INTO bar_cache (source, symbol, date, open, high, low, close, volume, adj_close, "
+        "fetched_at) VALUES ('sample', 'ETH', '2026-03-31', 1, 2, 0.5, 1.5, 10, 1.5, :created)",
         params={"created": created},
     )
 
@@ -237,10 +252,23 @@ async def test_upgrade_from_first_revision_keeps_rows(database_url):
             ("vol",),
         )
         assert (await store.get_subscription(subscription.id)).created_at == NOW
+        ((delivery, alert),) = await store.due_deliveries(NOW)
+        assert (alert.content_data, delivery.attempts, delivery.next_attempt_at) == (
+            {"text": "vol up"},
+            2,
+            NOW,
+        )
+        assert delivery.attempt_started_at is None
+        assert await store.get_state("vol", "ETH") == {"regime": "high"}
+        bars = await store.load_bars("sample", "ETH", dt.date(2026, 3, 31), dt.date(2026, 3, 31))
+        assert bars["close"].tolist() == [1.5]
+        # What the newer revisions added works on the upgraded database.
         await store.mute_channel(
             platform="discord", workspace="G1", channel="C9", until=NOW + dt.timedelta(hours=1)
         )
         assert await store.is_muted(platform="discord", workspace="G1", channel="C9", now=NOW)
+        assert await store.begin_attempt(delivery.id, now=NOW)
+        assert [d.id for d, _ in await store.in_flight_deliveries()] == [delivery.id]
     finally:
         await store.close()
 
@@ -267,7 +295,10 @@ async def test_migration_scripts_are_packaged_next_to_the_code():
     config = alembic_config()
     location = config.get_main_option("script_location")
     assert location is not None and location.endswith("migrations")
-    assert head_revision() == "0002"
+    script = ScriptDirectory.from_config(config)
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert chain == [*OLDER_REVISIONS, head_revision()]  # one linear history, numbered in order
+    assert chain == sorted(chain)
 
 
 # ---------------------------------------------------------------------- connections
@@ -701,6 +732,34 @@ async def test_mark_sent_and_failed_settle_a_delivery_once(store):
     )
     assert (two.status, two.last_error, two.attempts) == ("failed", "channel_not_found", 1)
     assert [d.id for d, _ in await store.due_deliveries(NOW)] == [three.id]
+
+
+async def test_attempts_in_flight_are_remembered_until_settled(store):
+    """begin_attempt marks a send in progress; after a crash those deliveries are listed (and
+    still due, to be resent unless the platform has them); any outcome clears the mark."""
+    subs = [await add(store, f"C{i}") for i in range(4)]
+    alert, _ = await store.record_alert(
+        **_alert_fields(), subscription_ids=[s.id for s in subs], now=NOW
+    )
+    deliveries = await store.deliveries_for(alert.id)
+    assert await store.in_flight_deliveries() == []
+    for delivery in deliveries:
+        assert await store.begin_attempt(delivery.id, now=NOW)
+    in_flight = await store.in_flight_deliveries()
+    assert [d.id for d, _ in in_flight] == [d.id for d in deliveries]
+    assert in_flight[0][0].attempt_started_at == NOW
+    assert in_flight[0][1].dedupe_key == alert.dedupe_key
+    assert len(await store.due_deliveries(NOW)) == 4  # a crash must not strand them
+
+    one, two, three, four = deliveries
+    await store.mark_sent(one.id, "m1")
+    await store.mark_retry(two.id, "timeout", NOW + dt.timedelta(seconds=4))
+    await store.mark_failed(three.id, "channel_not_found")
+    assert [d.id for d, _ in await store.in_flight_deliveries()] == [four.id]
+    settled = {d.id: d for d in await store.deliveries_for(alert.id)}
+    assert [settled[d.id].attempts for d in deliveries] == [1, 1, 1, 0]
+    assert settled[two.id].attempt_started_at is None
+    assert not await store.begin_attempt(one.id)  # already sent
 
 
 async def test_broken_subscription_fails_its_pending_deliveries(store):

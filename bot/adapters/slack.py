@@ -257,23 +257,21 @@ class SlackAdapter(ChatAdapter):
 
     async def _start_socket_mode(self) -> None:
         assert self.app_token
-        handler = AsyncSocketModeHandler(self.app, self.app_token)
         # Fetch the websocket URL here rather than inside connect(): the library retries a
         # rejected app token forever, and a bad token should stop start-up with a clear line.
         try:
-            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+            opened = await self.client.apps_connections_open(app_token=self.app_token)
         except SlackApiError as exc:
-            await handler.close_async()
-            code = _error_code(exc)
             raise AdapterConfigError(
-                f"SLACK_APP_TOKEN was rejected by Slack ({code}); it must be an app-level token "
-                "(xapp-…) with the connections:write scope, and Socket Mode must be enabled"
+                f"SLACK_APP_TOKEN was rejected by Slack ({_error_code(exc)}); it must be an "
+                "app-level token (xapp-…) with connections:write, and Socket Mode must be enabled"
             ) from None
         except _CONNECTION_ERRORS as exc:
-            await handler.close_async()
             raise AdapterConfigError(
                 f"could not reach Slack at SLACK_API_URL={self.api_url}: {exc}"
             ) from None
+        handler = AsyncSocketModeHandler(self.app, self.app_token)
+        handler.client.wss_uri = str(opened["url"])
         self._socket = handler
         self._connect_task = asyncio.create_task(handler.connect_async(), name="slack-socket")
         done, _ = await asyncio.wait({self._connect_task}, timeout=self.connect_timeout)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.messages import Message
 from flows.results import Direction, StatusReport
 
 AlertKind = Literal["quarter_end", "drift", "vol_regime", "letf", "calendar"]
@@ -59,9 +60,12 @@ class AlertEvent:
     text: str
     trade_usd: float | None
     direction: Direction | None
-    report: StatusReport
+    report: StatusReport | None
     threshold_id: str | None = None
     detail: dict = field(default_factory=dict)
+    message: Message | None = None
+    """Prebuilt chat message (events without a status report: letf, calendar)."""
+    sample: bool = False
 
     @property
     def subscription_kind(self) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from bot.monitors.evaluate import (
     AlertEvent,
     DriftThreshold,
@@ -18,6 +20,7 @@ from bot.monitors.evaluate import (
     evaluate_quarter_end,
     evaluate_vol_regime,
 )
+from bot.monitors.flow_events import calendar_events, letf_event
 from bot.render.messages import alert_message
 from bot.settings import Settings
 from flows.errors import FlowsError
@@ -149,40 +152,113 @@ async def run_tick(
             events.extend(fired)
             if new_state != state:
                 new_states[(kind, symbol)] = new_state
+        if any("calendar" in subscription.alert_kinds for subscription in subscriptions):
+            events.extend(calendar_events(symbol, as_of))
         for event in events:
-            audience = _audience(event, subscriptions, settings)
-            if not audience:
-                continue
-            chart = (
-                await _chart_for(event, frames, registry, settings.chart_dir) if charts else None
-            )
-            message = alert_message(event, chart)
-            new_alerts.append(
-                NewAlert(
-                    dedupe_key=event.key,
-                    kind=event.kind,
-                    asset=event.asset,
-                    as_of=event.as_of,
-                    title=message.title,
-                    summary=message.summary,
-                    content=message.to_storage(),
-                    subscription_ids=audience,
-                    chart_path=str(chart) if chart else None,
-                    trade_usd=event.trade_usd,
-                    direction=event.direction,
-                )
-            )
-            result.alerts.append(event)
+            alert = await _new_alert(event, subscriptions, settings, frames, registry, charts)
+            if alert is not None:
+                new_alerts.append(alert)
+                result.alerts.append(event)
+    await _record(store, new_alerts, new_states, result)
+    for symbol, error in result.errors.items():
+        log.warning("tick %s: %s skipped: %s", as_of, symbol, error)
+    return result
+
+
+async def _new_alert(
+    event: AlertEvent, subscriptions: Sequence, settings: Settings, frames, registry, charts: bool
+) -> NewAlert | None:
+    audience = _audience(event, subscriptions, settings)
+    if not audience:
+        return None
+    chart = None
+    message = event.message
+    if message is None:
+        chart = await _chart_for(event, frames, registry, settings.chart_dir) if charts else None
+        message = alert_message(event, chart)
+    return NewAlert(
+        dedupe_key=event.key,
+        kind=event.kind,
+        asset=event.asset,
+        as_of=event.as_of,
+        title=message.title,
+        summary=message.summary,
+        content=message.to_storage(),
+        subscription_ids=audience,
+        chart_path=str(chart) if chart else None,
+        trade_usd=event.trade_usd,
+        direction=event.direction,
+    )
+
+
+async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: TickResult) -> None:
     recorded = await store.record_alerts(new_alerts, monitor_states=new_states)
-    result.new_alerts = sum(1 for _, created in recorded if created)
-    result.deliveries = sum(
+    result.new_alerts += sum(1 for _, created in recorded if created)
+    result.deliveries += sum(
         len(alert.subscription_ids)
         for alert, (_, created) in zip(new_alerts, recorded, strict=True)
         if created
     )
-    for symbol, error in result.errors.items():
-        log.warning("tick %s: %s skipped: %s", as_of, symbol, error)
+
+
+async def run_letf_tick(
+    store,
+    market: MarketData,
+    registry: FundRegistry,
+    settings: Settings,
+    session: dt.date,
+) -> TickResult:
+    """Shortly before the close: the leveraged-ETF rebalance implied by the move so far."""
+    from flows.leveraged import adv_series, estimate_letf, funds_on
+
+    result = TickResult(as_of=session)
+    by_asset = await store.active_subscriptions_by_asset(await store.watched_assets(), kind="letf")
+    new_alerts: list[NewAlert] = []
+    for symbol, subscriptions in sorted(by_asset.items()):
+        if not subscriptions or not funds_on(symbol, registry):
+            continue
+        try:
+            bars = await market.bars(symbol, session - dt.timedelta(days=120), session)
+        except FlowsError as exc:
+            result.errors[symbol] = str(exc)
+            continue
+        previous = bars.loc[: pd.Timestamp(session) - pd.Timedelta(days=1)]
+        if previous.empty:
+            result.errors[symbol] = f"no close before {session}"
+            continue
+        latest = await _latest_price(market, symbol)
+        basis = "last trade vs previous close"
+        if latest is None and pd.Timestamp(session) in bars.index:
+            latest, basis = float(bars.loc[pd.Timestamp(session), "close"]), "session close"
+        if latest is None:
+            result.errors[symbol] = f"no price for {session} yet"
+            continue
+        move = latest / float(previous["close"].iloc[-1]) - 1.0
+        adv = adv_series(previous).iloc[-1] if len(previous) >= 20 else None
+        estimate = estimate_letf(
+            symbol,
+            move,
+            registry,
+            None if adv is None or pd.isna(adv) else float(adv),
+            as_of=session,
+            move_basis=basis,
+            data_source=source_label(market),
+            sample=market.is_sample,
+        )
+        result.assets += 1
+        event = letf_event(estimate, settings.letf_threshold_usd, session)
+        if event is not None:
+            alert = await _new_alert(event, subscriptions, settings, {}, registry, charts=False)
+            if alert is not None:
+                new_alerts.append(alert)
+                result.alerts.append(event)
+    await _record(store, new_alerts, {}, result)
     return result
+
+
+async def _latest_price(market: MarketData, symbol: str) -> float | None:
+    latest = getattr(market.source, "latest_price", None)
+    return await latest(symbol) if latest is not None else None
 
 
 async def _chart_for(

@@ -19,6 +19,7 @@ VERDICT_LABELS = {
 }
 _TONES: dict[str, Tone] = {"sell_pressure": "sell", "buy_pressure": "buy", "neutral": "neutral"}
 MAX_FUND_ROWS = 12
+COMPACT_NAME = 28
 WRAP = 100
 
 
@@ -32,7 +33,14 @@ def _declined(answer: Answer) -> bool:
 
 
 def _subject(answer: Answer) -> str:
-    return ", ".join(answer.parsed.assets) or "flows"
+    assets = answer.parsed.assets
+    if len(assets) <= 1:
+        return "".join(assets) or "flows"
+    return ", ".join(assets[:-1]) + " and " + assets[-1]
+
+
+def _moves(answer: Answer) -> str:
+    return "move" if len(answer.parsed.assets) > 1 else "moves"
 
 
 def window_line(answer: Answer) -> str:
@@ -159,7 +167,6 @@ def _asset_value(item: AssetAnswer) -> str:
 def answer_message(answer: Answer) -> Message:
     """Headline verdict, the numbers, the window, the drift behind them, what would change it."""
     summary = answer.answer
-    window = answer.parsed.window
     if _declined(answer):
         lead, _, rest = summary.text.partition(CAPABILITY)
         return Message(
@@ -175,7 +182,6 @@ def answer_message(answer: Answer) -> Message:
                     label="Try", value="\n".join(f"• {q}" for q in answer.examples), inline=False
                 ),
             ],
-            footer=basis_line(answer) if answer.data_source else None,
             tone="info",
             sample=answer.sample,
             ephemeral=True,
@@ -198,7 +204,7 @@ def answer_message(answer: Answer) -> Message:
     if answer.what_if:
         fields.append(
             MessageField(
-                label=f"What-if: {_subject(answer)} moves by the window",
+                label=f"What-if: {_subject(answer)} {_moves(answer)} by the window",
                 value=what_if_line(answer.what_if),
                 inline=False,
             )
@@ -213,12 +219,12 @@ def answer_message(answer: Answer) -> Message:
     notes = _note_lines(answer)
     if notes:
         fields.append(MessageField(label="Notes", value="\n".join(notes), inline=False))
-    title = f"{_subject(answer)} · {window.label or 'flows'}"
+    title = f"{_subject(answer)} · {answer.parsed.window.label or 'flows'}"
     return Message(
         title=f"{title} — {VERDICT_LABELS[summary.verdict].lower()}",
         summary=_summary(answer),
         fields=fields,
-        body=fund_table(answer) or None,
+        body=fund_table(answer, compact=True) or None,
         footer=basis_line(answer),
         tone=_TONES.get(summary.verdict, "info"),
         sample=answer.sample,
@@ -255,9 +261,15 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     ]
 
 
-def fund_table(answer: Answer) -> str:
-    """Per-fund trades in the window: who trades, on which date, from which drift."""
-    rows = [["asset", "fund", "rebalances", "drift from", "to", "target", "now", "trade"]]
+def fund_table(answer: Answer, compact: bool = False) -> str:
+    """Per-fund trades in the window: who trades, on which date, from which drift. `compact`
+    fits a chat code block: short names, the drift in points instead of both weights."""
+    several = len(answer.breakdown) > 1
+    if compact:
+        header = ["fund", "date", "drift", "trade"]
+    else:
+        header = ["fund", "rebalances", "drift from", "to", "target", "now", "trade"]
+    rows = [(["asset"] if several or not compact else []) + header]
     vol_rows = [["asset", "fund", "AUM", "target vol", "exposure", "→", "trade"]]
     for item in answer.breakdown:
         for channel in item.channels:
@@ -266,13 +278,15 @@ def fund_table(answer: Answer) -> str:
                     if fund.projected and answer.as_of and fund.base_date > answer.as_of:
                         # Drift that starts after as-of: a row of zeros says nothing.
                         continue
-                    rows.append(_rebalance_row(item.asset, fund))
+                    row = _rebalance_row(fund, compact)
+                    rows.append(([item.asset] if several or not compact else []) + row)
                 elif isinstance(fund, VolTargetFundFlow):
                     vol_rows.append(_vol_row(item.asset, fund))
     lines: list[str] = []
     if len(rows) > 1:
         shown = rows[: MAX_FUND_ROWS + 1]
-        lines += _table(shown, right={5, 6, 7})
+        width = len(shown[0])
+        lines += _table(shown, right=set(range(width - (2 if compact else 3), width)))
         if len(rows) > len(shown):
             lines.append(f"… and {len(rows) - len(shown)} more (see --json)")
     if len(vol_rows) > 1:
@@ -282,10 +296,12 @@ def fund_table(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _rebalance_row(asset: str, fund: RebalanceFundFlow) -> list[str]:
+def _rebalance_row(fund: RebalanceFundFlow, compact: bool) -> list[str]:
+    if compact:
+        name = fund.name if len(fund.name) <= COMPACT_NAME else fund.name[: COMPACT_NAME - 1] + "…"
+        return [name, f"{fund.rebalance_date:%m-%d}", _points(fund.drift), trade(fund.trade_usd)]
     measured = f"{fund.measured_on}{' (proj.)' if fund.projected else ''}"
     return [
-        asset,
         fund.name,
         f"{fund.rebalance} {fund.rebalance_date:%m-%d}",
         fund.base_date.isoformat(),
@@ -294,6 +310,10 @@ def _rebalance_row(asset: str, fund: RebalanceFundFlow) -> list[str]:
         pct(fund.current_weight, 2),
         trade(fund.trade_usd),
     ]
+
+
+def _points(drift: float) -> str:
+    return f"{drift * 100:+.2f}pp"
 
 
 def _vol_row(asset: str, fund: VolTargetFundFlow) -> list[str]:
@@ -335,7 +355,7 @@ def render_answer_text(answer: Answer) -> str:
         lines += ["", "Trades in the window:"]
         lines += [f"  {line}" if line else "" for line in table.splitlines()]
     if answer.what_if:
-        lines += ["", f"What-if, {_subject(answer)} moves by the window (others flat):"]
+        lines += ["", f"What-if, {_subject(answer)} {_moves(answer)} by the window (others flat):"]
         lines.append(f"  {what_if_line(answer.what_if)}")
     history = _history_lines(answer)
     if history:

@@ -64,7 +64,8 @@ class CsvDirectorySource:
                 f"{path.name} line {int(bad_rows[0]) + 2}: a value is not a number",
             )
         values.index = pd.DatetimeIndex(dates, name="date")
-        return values
+        # Files exported newest-first (or unordered) are fine; slicing by date needs order.
+        return values.sort_index(kind="stable")
 
     async def fetch(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         frame = await asyncio.to_thread(self._read, symbol)

@@ -143,6 +143,13 @@ def _yahoo_history(ticker: str, start: dt.date, end_exclusive: dt.date) -> pd.Da
     )
 
 
+def _yahoo_last_price(ticker: str) -> Any:
+    import yfinance as yf
+
+    configure_yfinance(yf)
+    return yf.Ticker(ticker).fast_info["last_price"]
+
+
 def _yahoo_info(ticker: str) -> Mapping[str, Any]:
     import yfinance as yf
 
@@ -238,6 +245,26 @@ class LiveSource:
             return None
         value = float(value)
         return value if math.isfinite(value) and value > 0 else None
+
+    async def latest_price(self, symbol: str) -> float | None:
+        """The last traded price now (intraday), for estimates "so far" before the close;
+        None when the provider does not say."""
+        try:
+            if is_crypto(symbol):
+                exchange = await self._get_exchange(symbol)
+                market = crypto_market(self.crypto_exchange, symbol, self.crypto_markets)
+                ticker = await self._ccxt_call(symbol, lambda: exchange.fetch_ticker(market))
+                value = ticker.get("last")
+            else:
+                async with self._yahoo_slots:
+                    value = await asyncio.to_thread(
+                        _yahoo_last_price, yahoo_ticker(symbol, self.yahoo_tickers)
+                    )
+        except Exception:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if math.isfinite(value) and value > 0 else None
 
     # ----- crypto through ccxt -------------------------------------------------------------
 

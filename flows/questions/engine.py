@@ -17,7 +17,7 @@ from flows.assets import ASSETS, Asset, AssetClass
 from flows.errors import FlowsError, InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
-from flows.questions.channels import ChannelInput, OutsideDataError, get_channel
+from flows.questions.channels import ChannelInput, get_channel
 from flows.questions.history import period_end_volatility
 from flows.questions.parse import ParsedQuestion, parse_question
 from flows.questions.results import (
@@ -70,7 +70,7 @@ def _asset(symbol: str) -> Asset:
     return ASSETS.get(symbol) or Asset(symbol, symbol, AssetClass.EQUITY)
 
 
-def screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
+def _screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
     """Raise _Declined for what the words alone rule out, before any data is fetched."""
     sources, _ = _sources(parsed)
     if not parsed.normalized or not parsed.about_flows:
@@ -82,20 +82,15 @@ def screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
         raise _Declined("unknown_asset", detail)
     if parsed.unsupported_sources and not parsed.sources:
         raise _Declined("unsupported_source", " and ".join(parsed.unsupported_sources))
-    available = [name for name in sources if get_channel(name) is not None]
-    if not available:
+    channels = [channel for name in sources if (channel := get_channel(name)) is not None]
+    if not channels:
         names = " and ".join(SOURCE_LABELS.get(name, name) for name in sources)
         raise _Declined("source_unavailable", names[:1].upper() + names[1:])
-    covered = [
-        symbol
-        for symbol in parsed.assets
-        if any(get_channel(name).covers(symbol, registry) for name in available)  # type: ignore[union-attr]
-    ]
-    if not covered:
-        labels = " or ".join(SOURCE_LABELS.get(name, name) for name in available)
+    if not any(channel.covers(s, registry) for s in parsed.assets for channel in channels):
+        labels = " or ".join(SOURCE_LABELS.get(channel.name, channel.name) for channel in channels)
         raise _Declined(
             "no_funds",
-            f"No fund in the {registry.source} makes {labels} flows in "
+            f"No fund in the fund registry ({registry.source}) makes {labels} flows in "
             f"{', '.join(parsed.assets)}, so there is no mechanical flow to estimate",
         )
 
@@ -182,7 +177,7 @@ async def answer_question(
     parsed = parse_question(question, registry.symbols)
     data_source, sample = source_label(market), market.is_sample
 
-    def unknown(reason: Reason, detail: str | None, window: ResolvedWindow | None = None):
+    def unknown(reason: Reason, detail: str | None, window: ResolvedWindow | None = None) -> Answer:
         return _unknown(
             parsed,
             reason,
@@ -195,7 +190,7 @@ async def answer_question(
         )
 
     try:
-        screen(parsed, registry)
+        _screen(parsed, registry)
     except _Declined as declined:
         return unknown(declined.reason, declined.detail)
     today = today or today_utc()
@@ -241,7 +236,8 @@ def _channel_flow(name: str, inputs: ChannelInput) -> tuple[ChannelFlow, bool]:
         return _unsized(name, label, f"{label} flows are not available to questions yet"), False
     try:
         return channel.estimate(inputs), False
-    except OutsideDataError as exc:
+    except InputError as exc:
+        # Channels raise InputError only for dates their data or the calendar do not reach.
         return _unsized(name, channel.label, str(exc)), True
 
 
@@ -425,14 +421,17 @@ def answer_from_frames(
     )
     window: ResolvedWindow | None = None
     try:
-        screen(parsed, registry)
+        _screen(parsed, registry)
         try:
             window = resolve_window(parsed.window or DEFAULT_WINDOW, as_of, parsed.past_tense)
         except InputError as exc:
             raise _Declined("window_unreadable", str(exc)) from None
         upto = {symbol: frame.loc[: pd.Timestamp(as_of)] for symbol, frame in frames.items()}
         _check_frames(needed_symbols(parsed, registry), upto, as_of, data_source)
-        return _answer(parsed, window, as_of, upto, registry, data_source, sample, config)
+        try:
+            return _answer(parsed, window, as_of, upto, registry, data_source, sample, config)
+        except FlowsError as exc:
+            raise _Declined("data_unavailable", str(exc)) from None
     except _Declined as declined:
         return _unknown(
             parsed,

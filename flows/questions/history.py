@@ -39,7 +39,11 @@ def period_end_volatility(
     returns = log_returns(closes.loc[: pd.Timestamp(as_of)])
     if len(returns) < 2 or final_sessions < 1:
         return None
-    first, last = returns.index[0].date(), returns.index[-1].date()
+    # The NYSE calendar starts in 2000: older history cannot be placed against sessions.
+    first = max(returns.index[0].date(), calendar.calendar_range()[0])
+    last = returns.index[-1].date()
+    if first >= last:
+        return None
     sessions = calendar.sessions_between(first, last)
     on_sessions = returns[returns.index.isin(pd.DatetimeIndex(sessions))]
     position = {day: index for index, day in enumerate(sessions)}

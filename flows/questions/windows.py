@@ -322,8 +322,10 @@ def _read_dates(text: str) -> WindowSpec | None:
 def _read_relative(text: str) -> WindowSpec | None:
     match = _WEEK.search(text)
     if match:
-        relative = {"coming": "next", "following": "next"}.get(match["rel"], match["rel"])
-        return WindowSpec("week", match[0], relative=relative)  # type: ignore[arg-type]
+        relative: Literal["this", "next", "last"] = (
+            "this" if match["rel"] == "this" else "last" if match["rel"] == "last" else "next"
+        )
+        return WindowSpec("week", match[0], relative=relative)
     match = _DAY.search(text)
     if match:
         word = match["word"]

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flows.funds import FundRegistry
-from flows.questions.results import Answer, AssetAnswer, ChannelFlow, Drift, Reason, WhatIf
+from flows.questions.results import (
+    Answer,
+    AssetAnswer,
+    ChannelFlow,
+    Drift,
+    Reason,
+    RebalanceFundFlow,
+    WhatIf,
+)
 
 EXAMPLE_QUESTIONS = (
     "Will Bitcoin see selling pressure in the last week of June from rebalancing?",
@@ -44,7 +52,8 @@ def side(amount: float) -> str:
 
 
 def _pct(value: float, digits: int = 1) -> str:
-    return f"{value * 100:+.{digits}f}%".replace("-", "−")
+    shown = round(value * 100, digits) + 0.0  # adding 0.0 turns -0.0 into 0.0
+    return f"{shown:+.{digits}f}%".replace("-", "−")
 
 
 def _join(items: list[str]) -> str:
@@ -73,7 +82,7 @@ def decline_text(reason: Reason, detail: str | None, registry: FundRegistry) -> 
         "window_unreadable": f"I could not place the window: {detail}.",
         "window_outside_data": f"The window is outside the market data: {detail}.",
         "data_unavailable": f"The market data cannot support an answer: {detail}.",
-    }[reason]
+    }.get(reason, detail or "")
     tail = f"{CAPABILITY} Assets with funds in the registry: {known}."
     return f"{lead} {tail} For example: “{EXAMPLE_QUESTIONS[0]}”".strip()
 
@@ -220,7 +229,7 @@ def _timing_sentence(answer: Answer) -> str:
     for item in answer.breakdown:
         for channel in item.channels:
             for fund in channel.funds:
-                if fund.kind == "rebalancing":
+                if isinstance(fund, RebalanceFundFlow):
                     dates.setdefault(fund.rebalance, set()).add(
                         f"{fund.rebalance_date:%a %Y-%m-%d}"
                     )
@@ -281,7 +290,8 @@ def answer_text(answer: Answer) -> str:
             "has not closed yet."
         )
     elif window_closed(answer):
-        sentences.append(f"The window has closed: computed from closes through {answer.as_of}.")
+        end = answer.parsed.window.end
+        sentences.append(f"The window has closed: computed from closes up to {end}.")
     drifts = answer.basis.drift if answer.basis else []
     sentences.append(_drift_sentence(drifts, [item.asset for item in answer.breakdown]))
     if answer.parsed.asks == "volatility":

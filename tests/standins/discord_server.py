@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from standins import Failure, json_response, start_site, wait_until
+from tests.standins import Failure, json_response, start_site, wait_until
 
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from standins import Failure, json_response, start_site, wait_until
+from tests.standins import Failure, json_response, start_site, wait_until
 
 
 @dataclass
