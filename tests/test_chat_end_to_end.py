@@ -271,9 +271,10 @@ async def test_mention_injection_in_commands_never_pings(side, app):
         replies.append(await side.command(f"ask will {injection} buy BTC"))
 
     side.replies_never_ping(replies)
-    assert await app.store.list_subscriptions(
+    rows = await app.store.list_subscriptions(
         platform=side.platform, workspace=side.workspace, channel=side.channel
-    ) == []
+    )
+    assert rows == [], "every injected command was refused"
 
 
 # ---------------------------------------------------------------------------- start-up errors

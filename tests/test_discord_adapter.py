@@ -16,7 +16,7 @@ from bot.commands.service import CommandService
 from bot.messages import Message, MessageField
 from storage.store import Store
 from tests.standins import wait_until
-from tests.standins.discord_server import MANAGE_CHANNELS, SEND_MESSAGES, DiscordStandIn
+from tests.standins.discord_server import SEND_MESSAGES, DiscordStandIn
 from tests.standins.pipeline import INJECTIONS, PNG, chart, command_service, make_settings
 
 GUILD = "800000000000000001"
@@ -58,9 +58,7 @@ def embed_of(callback: dict) -> dict:
 # ---------------------------------------------------------------------------- start-up
 
 
-async def test_start_signs_in_and_syncs_the_flows_group_to_the_dev_guild(
-    discord_standin, adapter
-):
+async def test_start_signs_in_and_syncs_the_flows_group_to_the_dev_guild(discord_standin, adapter):
     [group] = discord_standin.synced[GUILD]
     assert group["name"] == "flows"
     options = {option["name"]: option for option in group["options"]}
@@ -106,12 +104,18 @@ def test_a_missing_token_names_the_variable(tmp_path):
         DiscordAdapter.from_settings(make_settings(tmp_path))
 
 
+async def test_a_dropped_gateway_resumes_and_commands_keep_arriving(discord_standin, adapter):
+    await discord_standin.drop_gateway()
+    await wait_until(lambda: discord_standin.resumes == 1)
+
+    callback = await discord_standin.slash_command("help")
+    assert embed_of(callback)["title"] == "flows-bot commands"
+
+
 # ---------------------------------------------------------------------------- commands
 
 
-async def test_watch_with_manage_channels_subscribes_the_channel(
-    discord_standin, service, adapter
-):
+async def test_watch_with_manage_channels_subscribes_the_channel(discord_standin, service, adapter):
     store, _ = service
     callback = await discord_standin.slash_command(
         "watch", {"asset": "bitcoin", "kinds": "drift, vol", "threshold": "250 m"}
@@ -142,7 +146,10 @@ async def test_watch_without_manage_channels_is_refused_but_dm_is_allowed(
     assert refused["data"]["flags"] & EPHEMERAL
     assert "Manage Channels" in embed_of(refused)["description"]
     assert embed_of(allowed)["title"] == "Watching BTC"
-    assert await store.list_subscriptions(platform="discord", workspace=GUILD, channel=CHANNEL) == []
+    channel_rows = await store.list_subscriptions(
+        platform="discord", workspace=GUILD, channel=CHANNEL
+    )
+    assert channel_rows == []
     [mine] = await store.list_subscriptions(
         platform="discord", workspace=GUILD, channel=CHANNEL, user=USER
     )
@@ -217,7 +224,10 @@ async def test_alert_is_an_embed_with_the_chart_attached_and_a_nonce(
     assert embed["title"] == "[SAMPLE] BTC · quarter-end countdown"
     assert embed["color"] == 0xE74C3C
     assert embed["fields"] == [{"name": "Est. trade", "value": "sell $1.2bn", "inline": True}]
-    assert embed["footer"]["text"] == "Basis: 3 fund(s) · SAMPLE DATA — not market prices"
+    assert (
+        embed["footer"]["text"]
+        == "Basis: 3 fund(s) · SAMPLE DATA — synthetic prices, not market data"
+    )
     assert embed["image"]["url"] == "attachment://chart.png"
     assert post.files["files[0]"] == ("chart.png", PNG)
     assert post.payload["nonce"] == nonce_for("flows-1-1")
@@ -253,7 +263,7 @@ async def test_dm_destination_opens_a_dm_channel(discord_standin, adapter):
         (404, {"message": "Unknown Channel", "code": 10003}, None, None, True),
         (503, {"message": "upstream"}, None, None, False),
         # Longer than discord.py will sleep (30 s): surfaced for the dispatcher to schedule.
-        (429, {"message": "slow down", "retry_after": 60.0, "global": False}, {"Via": "1.1 google"}, 60.0, False),  # noqa: E501
+        (429, {"retry_after": 60.0, "global": False}, {"Via": "1.1 google"}, 60.0, False),
         # A 429 without Discord's `Via` header (a proxy) is not retried by discord.py.
         (429, {"message": "slow down", "retry_after": 2.0}, {"Retry-After": "2"}, 2.0, False),
     ],

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
+from importlib import resources
 
 import aiohttp
 import pytest
@@ -89,9 +90,7 @@ async def test_watch_over_socket_mode_acks_then_answers_and_subscribes(
     assert connect.token == "xapp-test"
 
 
-async def test_data_commands_are_acknowledged_with_a_note_and_answered_later(
-    slack, socket_adapter
-):
+async def test_data_commands_are_acknowledged_with_a_note_and_answered_later(slack, socket_adapter):
     ack = await slack.slash_command("calendar 7")
 
     assert ack["payload"] == {"text": "Working on it…", "response_type": "ephemeral"}
@@ -153,9 +152,7 @@ async def test_alert_is_block_kit_with_fallback_text_and_the_chart_uploaded(
         tone="sell",
         sample=True,
     )
-    message_id = await sender.send(
-        Destination("slack", "T0TEAM", "C0ALERTS"), message, "flows-1-1"
-    )
+    message_id = await sender.send(Destination("slack", "T0TEAM", "C0ALERTS"), message, "flows-1-1")
 
     [posted] = slack.posted()
     assert message_id.startswith("C0ALERTS:")
@@ -211,14 +208,10 @@ async def test_failed_posts_map_to_what_the_dispatcher_needs(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-async def test_a_failed_chart_upload_does_not_fail_the_delivered_alert(
-    slack, sender, tmp_path
-):
+async def test_a_failed_chart_upload_does_not_fail_the_delivered_alert(slack, sender, tmp_path):
     slack.fail("files.getUploadURLExternal", "not_in_channel")
     message = Message(title="t", summary="s", chart_path=chart(tmp_path))
-    message_id = await sender.send(
-        Destination("slack", "T0TEAM", "C0X"), message, "flows-3-1"
-    )
+    message_id = await sender.send(Destination("slack", "T0TEAM", "C0X"), message, "flows-3-1")
 
     assert message_id.startswith("C0X:")
     assert len(slack.posted()) == 1
@@ -280,9 +273,10 @@ def signed(body: str, timestamp: int | None = None, secret: str = SECRET) -> dic
 
 async def post_command(adapter: SlackAdapter, body: str, headers: dict[str, str]) -> int:
     url = f"http://127.0.0.1:{adapter.bound_port}/slack/events"
-    async with aiohttp.ClientSession() as session, session.post(
-        url, data=body.encode(), headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body.encode(), headers=headers) as response,
+    ):
         return response.status
 
 
@@ -359,3 +353,13 @@ def test_socket_mode_wins_when_both_app_token_and_signing_secret_are_set(tmp_pat
     adapter = SlackAdapter.from_settings(settings)
     assert adapter.socket_mode
     assert adapter.client.base_url == "https://slack-gov.com/api/"
+
+
+def test_the_app_manifest_ships_with_the_command_scopes_and_socket_mode():
+    manifest = resources.files("bot.adapters").joinpath("slack_manifest.yaml").read_text("utf-8")
+
+    assert "- command: /flows" in manifest
+    assert "usage_hint:" in manifest
+    for scope in ("commands", "chat:write", "chat:write.public", "files:write", "im:write"):
+        assert f"      - {scope}\n" in manifest
+    assert "socket_mode_enabled: true" in manifest

@@ -14,7 +14,7 @@ import discord
 from bot.messages import Message
 
 CHART_NAME = "chart.png"
-SAMPLE_NOTE = "SAMPLE DATA — not market prices"
+SAMPLE_NOTE = "SAMPLE DATA — synthetic prices, not market data"
 COLOURS = {
     "buy": discord.Colour(0x2ECC71),
     "sell": discord.Colour(0xE74C3C),

@@ -1,4 +1,4 @@
-"""Slack: `/flows` through slack-bolt (Socket Mode, or HTTP with signed requests) and alert delivery.
+"""Slack: `/flows` through slack-bolt (Socket Mode, or HTTP with signed requests) and alerts.
 
 Every Web API call goes through one `AsyncWebClient` whose `base_url` is `SLACK_API_URL`; the
 Socket Mode client asks that same client for its websocket URL (`apps.connections.open`), so a

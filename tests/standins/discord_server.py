@@ -64,6 +64,7 @@ class DiscordStandIn:
         self.synced: dict[str, list[dict[str, Any]]] = {}
         """Last command list PUT per scope: 'global' or the guild id."""
         self.identified = asyncio.Event()
+        self.resumes = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._gateways: list[web.WebSocketResponse] = []
@@ -332,10 +333,15 @@ class DiscordStandIn:
                 await socket.send_str(json.dumps(self._ready()))
                 self.identified.set()
             elif frame["op"] == 6:
+                self.resumes += 1
                 await socket.send_str(
                     json.dumps({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}})
                 )
         return socket
+
+    async def drop_gateway(self, code: int = 4000) -> None:
+        """Close the gateway connection as Discord does when it wants a client to resume."""
+        await self._gateways[-1].close(code=code)
 
     def _ready(self) -> dict[str, Any]:
         return {
