@@ -28,6 +28,7 @@ BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 600.0
 POLL_SECONDS = 2.0
 BATCH = 500
+SENT_FLUSH_SIZE = 200
 
 
 def utcnow() -> dt.datetime:
@@ -66,6 +67,9 @@ class Dispatcher:
         }
         self._wake = asyncio.Event()
         self._stopping = False
+        self._sent_buffer: list[tuple[int, str | None]] = []
+        self._flush_lock = asyncio.Lock()
+        self._messages: dict[int, Message] = {}
         self.sent = 0
 
     def wake(self) -> None:
@@ -83,6 +87,7 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             self._wake.clear()
+            await self.flush_sent()
 
     async def drain(self, max_wait: float = 120.0) -> None:
         """Send everything due now, and what comes due within `max_wait` seconds (retries after
@@ -93,6 +98,7 @@ class Dispatcher:
         while True:
             await self.enqueue_due()
             await asyncio.gather(*(queue.join() for queue in list(self._queues.values())))
+            await self.flush_sent()
             horizon = self.clock() + dt.timedelta(seconds=max(0.0, deadline - loop.time()))
             upcoming = [
                 delivery
@@ -113,6 +119,15 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._workers.clear()
+        await self.flush_sent()
+
+    async def flush_sent(self) -> None:
+        """Record buffered successful sends. Until then they count as in flight, which a
+        restart resolves through `find_sent` — so batching costs no duplicates."""
+        async with self._flush_lock:
+            batch, self._sent_buffer = self._sent_buffer, []
+            if batch:
+                await self.store.mark_sent_many(batch)
 
     async def _recover_in_flight(self) -> None:
         """A delivery attempted but not marked sent may have reached the platform before the
@@ -129,10 +144,16 @@ class Dispatcher:
                 )
 
     async def enqueue_due(self) -> int:
+        due = [
+            (delivery, alert)
+            for delivery, alert in await self.store.due_deliveries(self.clock(), limit=BATCH)
+            if delivery.id not in self._queued and delivery.platform in self.adapters
+        ]
+        # Marked in flight before any is sent, in one transaction: a crash from here on is
+        # resolved by asking the platform (find_sent) rather than by guessing.
+        await self.store.begin_attempts([delivery.id for delivery, _ in due])
         added = 0
-        for delivery, alert in await self.store.due_deliveries(self.clock(), limit=BATCH):
-            if delivery.id in self._queued or delivery.platform not in self.adapters:
-                continue
+        for delivery, alert in due:
             key = _ChannelKey(
                 delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
             )
@@ -169,8 +190,11 @@ class Dispatcher:
                 queue.task_done()
 
     async def _deliver(self, adapter: ChatAdapter, delivery, alert, channel_limit) -> None:
-        message = Message.from_storage(alert.content)
-        await self.store.begin_attempt(delivery.id)
+        message = self._messages.get(alert.id)
+        if message is None:
+            if len(self._messages) > 1000:
+                self._messages.clear()
+            message = self._messages[alert.id] = Message.from_storage(alert.content)
         try:
             message_id = await adapter.send(
                 _destination(delivery), message, _idempotency_key(delivery)
@@ -178,8 +202,10 @@ class Dispatcher:
         except DeliveryError as error:
             await self._failed_attempt(delivery, error, channel_limit)
             return
-        await self.store.mark_sent(delivery.id, message_id)
+        self._sent_buffer.append((delivery.id, message_id))
         self.sent += 1
+        if len(self._sent_buffer) >= SENT_FLUSH_SIZE:
+            await self.flush_sent()
 
     async def _failed_attempt(self, delivery, error: DeliveryError, channel_limit) -> None:
         attempts = delivery.attempts + 1

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from flows.errors import InputError
 
@@ -59,12 +60,21 @@ def is_session(day: dt.date) -> bool:
     return index < len(sessions) and sessions[index] == value
 
 
-def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
-    """NYSE sessions from start to end, both inclusive."""
+def _session_slice(start: dt.date, end: dt.date) -> np.ndarray:
     sessions = _sessions()
     lo = np.searchsorted(sessions, _as_day(start), side="left")
     hi = np.searchsorted(sessions, _as_day(end), side="right")
-    return [_to_date(value) for value in sessions[lo:hi]]
+    return sessions[lo:hi]
+
+
+def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """NYSE sessions from start to end, both inclusive."""
+    return _session_slice(start, end).astype(object).tolist()
+
+
+def sessions_index(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """The same sessions as a DatetimeIndex (for aligning frames, without per-day objects)."""
+    return pd.DatetimeIndex(_session_slice(start, end).astype("datetime64[ns]"))
 
 
 def session_on_or_before(day: dt.date) -> dt.date:

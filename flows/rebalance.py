@@ -115,10 +115,12 @@ def estimate_rebalance(
 
 def average_dollar_volume(bars: pd.DataFrame, as_of: dt.date, sessions: int = 20) -> float | None:
     """Mean of close x volume over the last `sessions` bars up to `as_of`; None without volume."""
-    window = bars.loc[: pd.Timestamp(as_of)].tail(sessions)
-    if len(window) < sessions:
+    end = int(bars.index.searchsorted(pd.Timestamp(as_of), side="right"))
+    if end < sessions:
         return None
-    dollar_volume = float((window["close"] * window["volume"]).mean())
+    close = bars["close"].to_numpy()[end - sessions : end]
+    volume = bars["volume"].to_numpy()[end - sessions : end]
+    dollar_volume = float(np.mean(close * volume))
     return dollar_volume if dollar_volume > 0 else None
 
 

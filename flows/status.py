@@ -108,8 +108,9 @@ def status_from_frames(
     config: AnalyticsConfig,
 ) -> StatusReport:
     """The pure part of a status: no I/O, frames already fetched (used by replays too)."""
-    closes = {symbol: frame["adj_close"] for symbol, frame in frames.items()}
     funds = registry.holding(asset.symbol)
+    needed = {symbol for fund in funds for symbol in fund.weights}
+    closes = {symbol: frames[symbol]["adj_close"] for symbol in needed}
     for fund in funds:
         base = calendar.period_end_before(as_of, fund.rebalance)
         for symbol in fund.weights:

@@ -782,6 +782,51 @@ class Store:
             )
             return result.rowcount == 1
 
+    async def begin_attempts(
+        self, delivery_ids: Sequence[int], *, now: dt.datetime | None = None
+    ) -> int:
+        """`begin_attempt` for many deliveries in one transaction (a dispatcher batch);
+        returns how many were still pending."""
+        if not delivery_ids:
+            return 0
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                sa.update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.id.in_(list(delivery_ids)),
+                    _DELIVERIES.c.status == DELIVERY_PENDING,
+                )
+                .values(attempt_started_at=now or utcnow())
+            )
+            return result.rowcount
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, str | None]], *, now: dt.datetime | None = None
+    ) -> int:
+        """`mark_sent` for many (delivery id, platform message id) pairs in one transaction;
+        returns how many were still pending."""
+        if not sent:
+            return 0
+        statement = (
+            sa.update(_DELIVERIES)
+            .where(
+                _DELIVERIES.c.id == sa.bindparam("delivery_id"),
+                _DELIVERIES.c.status == DELIVERY_PENDING,
+            )
+            .values(
+                attempts=_DELIVERIES.c.attempts + 1,
+                attempt_started_at=None,
+                status=DELIVERY_SENT,
+                platform_message_id=sa.bindparam("message_id"),
+                sent_at=now or utcnow(),
+                last_error=None,
+            )
+        )
+        rows = [{"delivery_id": delivery_id, "message_id": message_id} for delivery_id, message_id in sent]
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement, rows)
+            return result.rowcount
+
     async def mark_sent(
         self, delivery_id: int, platform_message_id: str | None, *, now: dt.datetime | None = None
     ) -> bool:

@@ -69,9 +69,12 @@ class RecordingAdapter(ChatAdapter):
         if idempotency_key in self.state.by_key:
             # Like Discord's enforced nonce: a repeated key returns the existing message.
             return self.state.by_key[idempotency_key]
-        message_id = self.state.accept(destination, message, idempotency_key)
         if self.hang_after is not None and len(self.state.posts) >= self.hang_after:
-            # The platform took the message but the process dies before hearing back.
+            # The process is dying: later sends never reach the platform.
+            await asyncio.Event().wait()
+        message_id = self.state.accept(destination, message, idempotency_key)
+        if self.hang_after is not None and len(self.state.posts) == self.hang_after:
+            # The platform took this message but the process dies before hearing back.
             self.hung.set()
             await asyncio.Event().wait()
         return message_id

@@ -124,9 +124,9 @@ async def test_a_direct_message_command_subscribes_the_user(slack, service, sock
 
 
 async def test_socket_mode_reconnects_after_the_connection_drops(slack, socket_adapter):
-    await slack._sockets[-1].close()
+    await slack.drop_socket()
     await wait_until(lambda: len(slack.calls_to("apps.connections.open")) == 2)
-    await wait_until(lambda: len(slack._sockets) == 2 and not slack._sockets[-1].closed)
+    await wait_until(lambda: slack.open_sockets == 1)
 
     ack = await slack.slash_command("help")
     assert ack["envelope_id"]

@@ -47,6 +47,7 @@ from bot.adapters.base import (
 from bot.commands.context import CommandContext
 from bot.commands.parse import ALERT_KINDS
 from bot.messages import Message, error_message
+from bot.settings import Settings
 from flows.assets import ASSETS, find_asset
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ class DiscordAdapter(ChatAdapter):
         self._dm_channels: dict[str, int] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> DiscordAdapter:
+    def from_settings(cls, settings: Settings) -> DiscordAdapter:
         if not settings.discord_token:
             raise AdapterConfigError(
                 "DISCORD_TOKEN is not set; copy the bot token from the Discord developer portal"

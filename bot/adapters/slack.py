@@ -53,6 +53,7 @@ from bot.adapters.base import (
 )
 from bot.commands.context import CommandContext
 from bot.messages import Message, error_message
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,8 @@ SLOW_COMMANDS = frozenset({"status", "ask", "calendar"})
 """Sub-commands that fetch market data: acknowledged with a 'working' note, answered later."""
 
 REPLAY_WINDOW_SECONDS = 300.0
-"""Slack rejects nothing itself; a signed request is valid for 5 minutes, so a captured one can
-be replayed within that window. Remembering signatures for as long closes the gap."""
+"""A signed request verifies for 5 minutes (bolt rejects older timestamps), so a captured one could
+be replayed within that window; remembering accepted signatures for as long closes the gap."""
 
 AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
@@ -82,7 +83,6 @@ PERMANENT_ERRORS = AUTH_ERRORS | frozenset(
         "user_not_found",
         "user_disabled",
         "cannot_dm_bot",
-        "missing_scope",
     }
 )
 """Errors that will not go away by retrying: the subscription is marked broken (a fresh
@@ -101,6 +101,15 @@ def _web_client(token: str, api_url: str) -> AsyncWebClient:
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def _bolt_logger() -> logging.Logger:
+    # Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that it goes unused
+    # next to the client we pass; it is the same token, so the warning is only noise.
+    logger = logging.getLogger(f"{__name__}.bolt")
+    if not logger.filters:
+        logger.addFilter(lambda record: "`token` will be unused" not in record.getMessage())
+    return logger
 
 
 def _header(error: SlackApiError, name: str) -> str | None:
@@ -180,6 +189,7 @@ class SlackAdapter(ChatAdapter):
         self.client = _web_client(bot_token, api_url)
         self.app = AsyncApp(
             name="flows-bot",
+            logger=_bolt_logger(),
             client=self.client,
             signing_secret=signing_secret or "",
             # Socket Mode requests are authenticated by the app token's websocket instead.
@@ -196,10 +206,9 @@ class SlackAdapter(ChatAdapter):
         self._runner: web.AppRunner | None = None
         self._seen_signatures: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
-        self._background: set[asyncio.Task] = set()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SlackAdapter:
+    def from_settings(cls, settings: Settings) -> SlackAdapter:
         if not settings.slack_bot_token:
             present = [
                 name
@@ -297,9 +306,6 @@ class SlackAdapter(ChatAdapter):
         log.info("slack: HTTP mode, listening on port %s at %s", self.bound_port, EVENTS_PATH)
 
     async def stop(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
         if self._socket is not None:
             socket, self._socket = self._socket, None
             with contextlib.suppress(Exception):
@@ -378,7 +384,9 @@ class SlackAdapter(ChatAdapter):
                 await self.client.chat_postMessage(
                     channel=ctx.channel, text=payload["text"], blocks=payload["blocks"]
                 )
-        except (SlackApiError, *_CONNECTION_ERRORS) as exc:
+        except SlackApiError as exc:
+            log.error("slack: could not answer /flows in %s: %s", ctx.channel, _error_code(exc))
+        except _CONNECTION_ERRORS as exc:
             log.error("slack: could not answer /flows in %s: %s", ctx.channel, exc)
 
     # ------------------------------------------------------------------ delivery
@@ -434,5 +442,7 @@ class SlackAdapter(ChatAdapter):
                 title=slack_render.escape(message.title),
                 alt_txt=f"Chart: {message.title}",
             )
-        except (SlackApiError, *_CONNECTION_ERRORS) as exc:
+        except SlackApiError as exc:
+            log.warning("slack: chart upload to %s failed: %s", channel, _error_code(exc))
+        except _CONNECTION_ERRORS as exc:
             log.warning("slack: chart upload to %s failed: %s", channel, exc)

@@ -50,22 +50,24 @@ def validate_bars(
     missing = [column for column in BAR_COLUMNS if column not in frame.columns]
     if missing:
         raise MarketDataError(symbol, source, f"missing column(s) {', '.join(missing)}")
-    frame = frame.copy()
+    columns = [*BAR_COLUMNS, "adj_close" if "adj_close" in frame.columns else "close"]
+    frame = frame[columns].astype("float64")
+    frame.columns = [*BAR_COLUMNS, "adj_close"]
     index = pd.DatetimeIndex(frame.index)
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
     frame.index = index.normalize().as_unit("ns").rename("date")
-    if "adj_close" not in frame.columns:
-        frame["adj_close"] = frame["close"]
-    frame = frame[[*BAR_COLUMNS, "adj_close"]].astype("float64").sort_index()
+    if not frame.index.is_monotonic_increasing:
+        frame = frame.sort_index()
     frame = frame.loc[pd.Timestamp(start) : pd.Timestamp(end)]
     if frame.empty:
         raise MarketDataError(symbol, source, f"no bars between {start} and {end}")
     if frame.index.has_duplicates:
         day = frame.index[frame.index.duplicated()][0].date()
         raise MarketDataError(symbol, source, f"duplicate bar for {day}")
-    prices = frame[["open", "high", "low", "close", "adj_close"]].to_numpy()
-    if np.isnan(prices).any() or np.isnan(frame["volume"].to_numpy()).any():
+    values = frame.to_numpy()
+    prices = values[:, [0, 1, 2, 3, 5]]
+    if np.isnan(values).any():
         day = frame.index[frame.isna().any(axis=1)][0].date()
         raise MarketDataError(symbol, source, f"missing value in the bar for {day}")
     if (prices <= 0).any():
@@ -81,7 +83,9 @@ def _check_gaps(index: pd.DatetimeIndex, symbol: str, source: str) -> None:
     if is_crypto(symbol):
         expected = pd.date_range(first, last, freq="D")
     else:
-        expected = pd.DatetimeIndex(calendar.sessions_between(first, last))
+        expected = calendar.sessions_index(first, last)
+    if len(expected) == len(index) and np.array_equal(expected.asi8, index.asi8):
+        return
     missing = expected.difference(index)
     if len(missing):
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""

@@ -94,6 +94,15 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ Socket Mode
 
+    @property
+    def open_sockets(self) -> int:
+        return sum(1 for socket in self._sockets if not socket.closed)
+
+    async def drop_socket(self) -> None:
+        """Close the Socket Mode connection, as Slack does when it rotates its servers."""
+        self._socket_ready.clear()
+        await self._sockets[-1].close()
+
     async def slash_command(
         self,
         text: str,
