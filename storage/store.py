@@ -822,7 +822,10 @@ class Store:
                 last_error=None,
             )
         )
-        rows = [{"delivery_id": delivery_id, "message_id": message_id} for delivery_id, message_id in sent]
+        rows = [
+            {"delivery_id": delivery_id, "message_id": message_id}
+            for delivery_id, message_id in sent
+        ]
         async with self._engine.begin() as connection:
             result = await connection.execute(statement, rows)
             return result.rowcount

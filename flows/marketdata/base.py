@@ -14,6 +14,7 @@ from flows.assets import is_crypto
 from flows.errors import MarketDataError
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+_NS_PER_DAY = 86_400 * 10**9
 """Every frame a source returns has these columns plus `adj_close` (total-return close; equal to
 `close` when the source has no adjusted series), indexed by a tz-naive daily DatetimeIndex named
 `date`. For crypto a row is the UTC calendar day; for everything else an NYSE session."""
@@ -56,7 +57,10 @@ def validate_bars(
     index = pd.DatetimeIndex(frame.index)
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
-    frame.index = index.normalize().as_unit("ns").rename("date")
+    index = index.as_unit("ns")
+    if (index.asi8 % _NS_PER_DAY).any():
+        index = index.normalize()
+    frame.index = index.rename("date")
     if not frame.index.is_monotonic_increasing:
         frame = frame.sort_index()
     frame = frame.loc[pd.Timestamp(start) : pd.Timestamp(end)]
