@@ -21,6 +21,8 @@ from flows.marketdata import MarketData, open_source
 log = logging.getLogger(__name__)
 
 LAST_TICK = ("_scheduler", "monitors")
+SUBSCRIBE_CHECK_DELAY = 1.0
+"""Seconds to wait after a watch before checking, so a burst of watches shares one check."""
 
 
 def market_factory(settings: Settings, store=None) -> Callable[[], MarketData]:
@@ -78,11 +80,21 @@ class BotApp:
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
         self._tick_lock = asyncio.Lock()
+        self._pending_check: asyncio.Task | None = None
         self.stop_event = asyncio.Event()
 
     async def _subscribed(self) -> None:
-        """A new subscription gets its first check soon rather than at tomorrow's post time."""
-        log.debug("new subscription")
+        """A new subscription gets its first check now rather than at the next post time
+        (in the background: the command's reply must not wait for it)."""
+        if self._pending_check is None or self._pending_check.done():
+            self._pending_check = asyncio.create_task(self._check_after_subscribe())
+
+    async def _check_after_subscribe(self) -> None:
+        await asyncio.sleep(SUBSCRIBE_CHECK_DELAY)
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("check after a new subscription failed; the daily check will retry")
 
     async def tick(self, as_of: dt.date | None = None) -> TickResult:
         async with self._tick_lock:
@@ -163,6 +175,8 @@ class BotApp:
                 await self._scheduled_tick()
             await self.stop_event.wait()
         finally:
+            if self._pending_check is not None:
+                self._pending_check.cancel()
             scheduler.shutdown(wait=False)
             await self.dispatcher.stop()
             dispatcher_task.cancel()

@@ -47,4 +47,7 @@ def handle(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Migrations and scheduler bookkeeping are noise at the console; warnings still show.
+    for chatty in ("alembic", "apscheduler"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     return asyncio.run(run_bot(settings, once=args.once, interactive=not args.no_input))

@@ -138,8 +138,26 @@ class CommandService:
                 MessageField(
                     label="Checks run daily at", value=f"{self.settings.post_time_utc} UTC"
                 ),
+                MessageField(label="Next countdown alert", value=self._next_countdown()),
             ],
         )
+
+    def _next_countdown(self) -> str:
+        """When the next quarter-end countdown step falls, so a new subscriber knows when to
+        expect the first post."""
+        from flows import calendar
+
+        today = self.clock().date()
+        quarter = calendar.quarter_end_status(today)
+        sessions = calendar.sessions_between(today + dt.timedelta(days=1), quarter.last_session)
+        left = quarter.sessions_left
+        if left in self.settings.countdown_steps:
+            return f"today ({left} sessions left to {quarter.quarter} end)"
+        for step in sorted(self.settings.countdown_steps, reverse=True):
+            if step < left:
+                day = sessions[-1 - step]
+                return f"{day:%a %b %d} ({step} sessions left to {quarter.quarter} end)"
+        return f"next quarter ({left} sessions left to {quarter.quarter} end)"
 
     def _default_threshold(self) -> str:
         if self.settings.drift_threshold_usd:

@@ -160,7 +160,7 @@ def evaluate_drift(
         seqs[threshold.id] = int(seqs.get(threshold.id, 0)) + 1
         if fell_back:
             what = "fell back below"
-        elif abs(level) == 1:
+        elif abs(level) == 1 or previous == 0 or not same_side:
             what = "crossed"
         else:
             what = f"grew past {2 ** (abs(level) - 1)}x"

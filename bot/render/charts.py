@@ -49,7 +49,9 @@ def weight_path_chart(
     axis.fill_between(days, weights, fund.weights[asset] * 100, alpha=0.15, color="#1f77b4")
     axis.set_ylabel("weight in fund (%)")
     axis.set_title(
-        f"{asset} weight in '{fund.name}' since {base} (target {fund.weights[asset]:.1%})"
+        f"{asset} weight since the last rebalance ({base}), target {fund.weights[asset]:.1%}\n"
+        f"{fund.name}",
+        fontsize=10,
     )
     axis.legend(loc="best", fontsize=8)
     axis.grid(alpha=0.3)
