@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flows.assets import find_asset
 
@@ -83,7 +83,6 @@ class ParsedCommand:
     duration: dt.timedelta | None = None
     text: str = ""
     all_assets: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _clean(text: str) -> str:

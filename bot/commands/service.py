@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.commands.context import CommandContext
-from bot.commands.parse import ALERT_KINDS, CommandError, ParsedCommand, parse_command
+from bot.commands.parse import CommandError, ParsedCommand, parse_command
 from bot.messages import Message, MessageField, error_message
 from bot.render.numbers import usd
 from bot.settings import Settings
@@ -291,6 +291,3 @@ class CommandService:
         finally:
             await market.close()
         return answer_message(answer)
-
-
-KNOWN_KINDS = ALERT_KINDS

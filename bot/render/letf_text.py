@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from bot.render.numbers import pct, pct_points, trade, usd
 from bot.render.status_text import SAMPLE_BANNER
+from bot.render.table import text_table
 from flows.results import LeveragedEstimate
-
-
-def _table(rows: list[list[str]], right_aligned: set[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  "
-        + "  ".join(
-            cell.rjust(widths[i]) if i in right_aligned else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
 
 
 def _leverage(value: float) -> str:
@@ -55,7 +44,7 @@ def render_letf_text(estimate: LeveragedEstimate) -> str:
                 fund.aum_source,
             ]
         )
-    lines += _table(rows, right_aligned={2, 3, 4})
+    lines += text_table(rows, right_aligned={2, 3, 4})
     lines.append(f"  basis: {estimate.basis}; total AUM {usd(estimate.aum_total_usd)}")
     if estimate.sample:
         lines += ["", SAMPLE_BANNER]

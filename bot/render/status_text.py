@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from bot.render.numbers import pct, pct_points, trade, usd
+from bot.render.table import text_table
 from flows.results import StatusReport
 
 SAMPLE_BANNER = "*** SAMPLE DATA — synthetic prices, not market data ***"
-
-
-def _table(rows: list[list[str]], right_aligned: set[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  "
-        + "  ".join(
-            cell.rjust(widths[i]) if i in right_aligned else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
 
 
 def render_status_text(report: StatusReport) -> str:
@@ -64,7 +53,7 @@ def render_status_text(report: StatusReport) -> str:
                     trade(fund.trade_usd),
                 ]
             )
-        lines += _table(rows, right_aligned={1, 4, 5, 6})
+        lines += text_table(rows, right_aligned={1, 4, 5, 6})
         lines.append(
             f"  basis: {len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)} "
             f"({_aum_basis(report)})"
