@@ -202,8 +202,11 @@ class Dispatcher:
         except DeliveryError as error:
             await self._failed_attempt(delivery, error, channel_limit)
             return
-        self._sent_buffer.append((delivery.id, message_id))
         self.sent += 1
+        if not adapter.can_find_sent:
+            await self.store.mark_sent(delivery.id, message_id)
+            return
+        self._sent_buffer.append((delivery.id, message_id))
         if len(self._sent_buffer) >= SENT_FLUSH_SIZE:
             await self.flush_sent()
 

@@ -40,6 +40,8 @@ class RecordingPlatform:
 class RecordingAdapter(ChatAdapter):
     """Posts into a RecordingPlatform. `failures` scripts what the next sends raise."""
 
+    can_find_sent = True
+
     def __init__(
         self,
         platform_state: RecordingPlatform,
