@@ -94,6 +94,9 @@ class StatusReport(Result):
     quarter_end: QuarterEndInfo
     rebalance: RebalanceEstimate
     volatility: VolatilityReport
+    leveraged: LeveragedEstimate | None = None
+    """Leveraged/inverse ETFs' close rebalance for the last bar's move; None when no such
+    fund tracks the asset."""
 
 
 class CalendarEvent(Result):
@@ -182,3 +185,7 @@ class LeveragedEstimate(Result):
     sample: bool
     funds_source: str
     basis: str
+
+
+# StatusReport names LeveragedEstimate before it is defined.
+StatusReport.model_rebuild()

@@ -141,6 +141,7 @@ def status_from_frames(
         with_garch=config.with_garch,
     )
     quarter_end = calendar.quarter_end_status(as_of)
+    leveraged = _leveraged_flow(asset.symbol, own, registry, adv, data_source, sample)
     return StatusReport(
         asset=asset.symbol,
         asset_name=asset.name,
@@ -157,4 +158,27 @@ def status_from_frames(
         ),
         rebalance=rebalance,
         volatility=volatility,
+        leveraged=leveraged,
+    )
+
+
+def _leveraged_flow(
+    symbol: str, own: pd.DataFrame, registry: FundRegistry, adv, data_source, sample
+):
+    """The leveraged-ETF rebalance implied by the last bar's close-to-close move."""
+    from flows.leveraged import estimate_letf
+
+    if not registry.leveraged_on(symbol) or len(own) < 2:
+        return None
+    closes = own["close"]
+    last, previous = closes.index[-1].date(), closes.index[-2].date()
+    return estimate_letf(
+        symbol,
+        float(closes.iloc[-1] / closes.iloc[-2] - 1.0),
+        registry,
+        adv,
+        as_of=last,
+        move_basis=f"close {previous} → close {last}",
+        data_source=data_source,
+        sample=sample,
     )

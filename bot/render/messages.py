@@ -73,6 +73,15 @@ def status_message(report: StatusReport, chart_path: Path | None = None) -> Mess
     )
     if vol.vol_target:
         fields.append(MessageField(label="Vol-target flow", value=trade(vol.vol_target_trade_usd)))
+    if report.leveraged is not None:
+        letf = report.leveraged
+        fields.append(
+            MessageField(
+                label="Leveraged ETFs at the close",
+                value=f"{trade(letf.trade_usd, letf.direction)} "
+                f"({pct(letf.move, 2, signed=True)} move)",
+            )
+        )
     if rebalance.funds:
         fields.append(
             MessageField(label="What-if by the window", value=_what_if(report), inline=False)

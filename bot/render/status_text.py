@@ -82,6 +82,15 @@ def render_status_text(report: StatusReport) -> str:
             f"target {pct(flow.target_vol, 0)}): "
             f"exposure {exposure} (was {previous}) → {trade(flow.trade_usd)}"
         )
+    if report.leveraged is not None:
+        letf = report.leveraged
+        lines += [
+            "",
+            f"Leveraged ETFs  {trade(letf.trade_usd, letf.direction)} into the close for the "
+            f"{pct(letf.move, 2, signed=True)} move ({letf.move_basis}); "
+            f"{pct_points(letf.pct_adv)} of ADV; {len(letf.funds)} fund(s), "
+            f"AUM {usd(letf.aum_total_usd)}",
+        ]
     if report.sample:
         lines += ["", SAMPLE_BANNER]
     return "\n".join(lines)
