@@ -95,41 +95,40 @@ def _holiday_shifted(day: dt.date, what: str) -> tuple[dt.date, str]:
     return session, f"; {what} {day.isoformat()} is not an NYSE session → {session.isoformat()}"
 
 
+def _third_friday(year: int, month: int, rule: str) -> RuleDate:
+    """The third Friday of the month, or the session before it when NYSE is shut."""
+    session, shift = _holiday_shifted(nth_weekday(year, month, FRIDAY, 3), "third Friday")
+    return RuleDate(session, rule + shift, RULE_SOURCE)
+
+
 def third_friday_expiry(year: int, month: int) -> RuleDate:
     """Monthly US equity options expiry: the third Friday, or the session before it."""
-    friday = nth_weekday(year, month, FRIDAY, 3)
-    session, shift = _holiday_shifted(friday, "third Friday")
-    return RuleDate(
-        session,
-        "rule: third Friday of the month; when it is not an NYSE session, the session before"
-        + shift,
-        RULE_SOURCE,
+    return _third_friday(
+        year,
+        month,
+        "rule: third Friday of the month; when it is not an NYSE session, the session before",
     )
 
 
 def quad_witching(year: int, month: int) -> RuleDate:
     if month not in QUARTERLY_MONTHS:
         raise ValueError(f"quad witching is in Mar/Jun/Sep/Dec, not month {month}")
-    friday = nth_weekday(year, month, FRIDAY, 3)
-    session, shift = _holiday_shifted(friday, "third Friday")
-    return RuleDate(
-        session,
+    return _third_friday(
+        year,
+        month,
         "rule: third-Friday expiry of Mar/Jun/Sep/Dec (stock and index options and futures); "
-        "holiday → the session before" + shift,
-        RULE_SOURCE,
+        "holiday → the session before",
     )
 
 
 def sp500_rebalance(year: int, month: int) -> RuleDate:
     if month not in QUARTERLY_MONTHS:
         raise ValueError(f"the S&P 500 rebalances in Mar/Jun/Sep/Dec, not month {month}")
-    friday = nth_weekday(year, month, FRIDAY, 3)
-    session, shift = _holiday_shifted(friday, "third Friday")
-    return RuleDate(
-        session,
+    return _third_friday(
+        year,
+        month,
         "rule: S&P 500 quarterly rebalance effective after the close of the third Friday of "
-        "Mar/Jun/Sep/Dec; holiday → the session before" + shift,
-        RULE_SOURCE,
+        "Mar/Jun/Sep/Dec; holiday → the session before",
     )
 
 

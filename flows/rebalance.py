@@ -8,7 +8,7 @@ make is (w_i - w_i(t)) * AUM: positive buys, negative sells.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,10 +45,6 @@ def price_on_or_before(closes: pd.Series, day: dt.date, symbol: str) -> float:
         first = closes.index[0].date() if len(closes) else "never"
         raise InputError(f"{symbol} data starts {first}, after {day}; pick a later --as-of")
     return float(closes.iloc[position])
-
-
-def base_dates(funds: Iterable[RebalancingFund], as_of: dt.date) -> dict[str, dt.date]:
-    return {fund.name: period_end_before(as_of, fund.rebalance) for fund in funds}
 
 
 def estimate_rebalance(

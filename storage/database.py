@@ -57,10 +57,6 @@ def normalize_database_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def is_sqlite(url: str | URL) -> bool:
-    return make_url(str(url) if not isinstance(url, URL) else url).get_backend_name() == "sqlite"
-
-
 def is_sqlite_memory(url: str | URL) -> bool:
     """True for an in-memory SQLite database (which lives only as long as its connection)."""
     parsed = make_url(str(url) if not isinstance(url, URL) else url)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, add_source_options, parse_date, print_json, run_async
+from bot.cli.common import (
+    add_json_option,
+    add_source_options,
+    parse_date,
+    print_json,
+    run_with_market,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,15 +51,10 @@ def handle(args: argparse.Namespace) -> int:
     settings, registry, market = load_inputs(args)
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
 
-    async def compute():
-        try:
-            return await answer_question(
-                args.question, market, registry, args.as_of, config, today=today
-            )
-        finally:
-            await market.close()
-
-    answer = run_async(compute)
+    answer = run_with_market(
+        market,
+        lambda: answer_question(args.question, market, registry, args.as_of, config, today=today),
+    )
     if args.json:
         print_json(answer.to_json_dict())
     else:

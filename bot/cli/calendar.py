@@ -12,7 +12,7 @@ from bot.cli.common import (
     parse_date,
     positive_int,
     print_json,
-    run_async,
+    run_with_market,
 )
 
 if TYPE_CHECKING:
@@ -104,12 +104,9 @@ def _sizing(args: argparse.Namespace, start: dt.date) -> tuple[list[PeriodEndSiz
 
     settings, registry, market = load_inputs(args)
 
-    async def compute() -> list[PeriodEndSizing]:
-        try:
-            return await load_period_end_sizing(
-                start, market, registry, source_label(market), settings.neutral_band_pct_adv
-            )
-        finally:
-            await market.close()
-
-    return run_async(compute), market.is_sample
+    return run_with_market(
+        market,
+        lambda: load_period_end_sizing(
+            start, market, registry, source_label(market), settings.neutral_band_pct_adv
+        ),
+    ), market.is_sample

@@ -62,8 +62,16 @@ def load_inputs(args: argparse.Namespace):
     return settings, registry, MarketData(source)
 
 
-def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(factory())
+def run_with_market(market, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work()` on a fresh event loop and close the market's connections however it ends."""
+
+    async def main() -> T:
+        try:
+            return await work()
+        finally:
+            await market.close()
+
+    return asyncio.run(main())
 
 
 def print_json(payload: Any) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, add_source_options, parse_date, print_json, run_async
+from bot.cli.common import (
+    add_json_option,
+    add_source_options,
+    parse_date,
+    print_json,
+    run_with_market,
+)
 
 
 def parse_move(text: str) -> float:
@@ -60,15 +66,12 @@ def handle(args: argparse.Namespace) -> int:
     # Fail on an uncovered underlying before any data is fetched.
     funds_on(args.underlying, registry)
 
-    async def compute():
-        try:
-            return await build_letf(
-                args.underlying, market, registry, args.as_of, args.move, source_label(market)
-            )
-        finally:
-            await market.close()
-
-    estimate = run_async(compute)
+    estimate = run_with_market(
+        market,
+        lambda: build_letf(
+            args.underlying, market, registry, args.as_of, args.move, source_label(market)
+        ),
+    )
     if args.json:
         print_json(estimate.to_json_dict())
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, add_source_options, parse_date, run_async
+from bot.cli.common import add_json_option, add_source_options, parse_date, run_with_market
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def handle(args: argparse.Namespace) -> int:
     from bot.commands.parse import CommandError, parse_threshold
     from bot.monitors.evaluate import DriftThreshold
     from bot.monitors.replay import replay
+    from bot.monitors.tick import default_threshold
     from bot.render.numbers import trade
     from flows.errors import InputError
     from flows.status import AnalyticsConfig
@@ -47,28 +48,23 @@ def handle(args: argparse.Namespace) -> int:
         except CommandError as exc:
             raise InputError(f"--threshold: {exc}") from None
         threshold = DriftThreshold(usd=parsed.usd, pct_adv=parsed.pct_adv)
-    elif settings.drift_threshold_usd:
-        threshold = DriftThreshold(usd=settings.drift_threshold_usd)
     else:
-        threshold = DriftThreshold(pct_adv=settings.drift_threshold_pct_adv or 1.0)
+        threshold = default_threshold(settings)
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False)
 
-    async def compute():
-        try:
-            return await replay(
-                args.watch,
-                args.start,
-                args.end,
-                market,
-                registry,
-                settings.countdown_steps,
-                [threshold],
-                config,
-            )
-        finally:
-            await market.close()
-
-    events = run_async(compute)
+    events = run_with_market(
+        market,
+        lambda: replay(
+            args.watch,
+            args.start,
+            args.end,
+            market,
+            registry,
+            settings.countdown_steps,
+            [threshold],
+            config,
+        ),
+    )
     for event in events:
         if args.json:
             row = {

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, add_source_options, parse_date, print_json, run_async
+from bot.cli.common import (
+    add_json_option,
+    add_source_options,
+    parse_date,
+    print_json,
+    run_with_market,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,13 +37,9 @@ def handle(args: argparse.Namespace) -> int:
     settings, registry, market = load_inputs(args)
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
 
-    async def compute():
-        try:
-            return await build_status(args.asset, market, registry, args.as_of, config)
-        finally:
-            await market.close()
-
-    report = run_async(compute)
+    report = run_with_market(
+        market, lambda: build_status(args.asset, market, registry, args.as_of, config)
+    )
     if args.json:
         print_json(report.to_json_dict())
     else:

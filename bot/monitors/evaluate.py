@@ -223,3 +223,29 @@ def evaluate_vol_regime(report: StatusReport, state: dict | None) -> tuple[list[
         detail={"previous_regime": previous, "regime": vol.regime},
     )
     return [event], new_state
+
+
+MONITORS = ("quarter_end", "drift", "vol_regime")
+
+
+def evaluate_monitors(
+    report: StatusReport,
+    states: dict[str, dict | None],
+    steps: Sequence[int],
+    thresholds: Iterable[DriftThreshold],
+    monitors: Sequence[str] = MONITORS,
+) -> tuple[list[AlertEvent], dict[str, dict]]:
+    """Every monitor on one asset's status: the events fired and each monitor's new state
+    (keyed by monitor kind). Shared by the live tick and the replay so both decide alike."""
+    events: list[AlertEvent] = []
+    new_states: dict[str, dict] = {}
+    for kind in monitors:
+        state = states.get(kind)
+        if kind == "quarter_end":
+            fired, new_states[kind] = evaluate_quarter_end(report, state, steps)
+        elif kind == "drift":
+            fired, new_states[kind] = evaluate_drift(report, state, thresholds)
+        else:
+            fired, new_states[kind] = evaluate_vol_regime(report, state)
+        events.extend(fired)
+    return events, new_states

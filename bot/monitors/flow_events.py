@@ -14,6 +14,7 @@ from bot.monitors.evaluate import AlertEvent
 from bot.render.numbers import pct, pct_points, trade, usd
 from flows.assets import AssetClass, asset_class_of
 from flows.flow_calendar import events_needing_heads_up, weekly_digest
+from flows.leveraged import letf_alert_check
 from flows.results import FlowEvent, LeveragedEstimate
 
 CRYPTO_EVENT_KINDS = ("deribit_expiry", "quarter_end", "month_end")
@@ -40,7 +41,7 @@ def letf_event(
     estimate: LeveragedEstimate, threshold_usd: float, session: dt.date
 ) -> AlertEvent | None:
     """An alert when the estimated close rebalance is at least `threshold_usd`."""
-    if abs(estimate.trade_usd) < threshold_usd:
+    if not letf_alert_check(estimate, threshold_usd):
         return None
     text = (
         f"{estimate.underlying}: leveraged/inverse ETFs must "

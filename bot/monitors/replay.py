@@ -8,11 +8,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bot.monitors.evaluate import (
+    MONITORS,
     AlertEvent,
     DriftThreshold,
-    evaluate_drift,
-    evaluate_quarter_end,
-    evaluate_vol_regime,
+    evaluate_monitors,
 )
 from flows.assets import Asset
 from flows.errors import InputError
@@ -28,8 +27,6 @@ from flows.status import (
     symbols_for,
 )
 
-ALL_MONITORS = ("quarter_end", "drift", "vol_regime")
-
 
 async def replay(
     asset_texts: Sequence[str],
@@ -40,7 +37,7 @@ async def replay(
     steps: Sequence[int],
     thresholds: Sequence[DriftThreshold],
     config: AnalyticsConfig | None = None,
-    monitors: Sequence[str] = ALL_MONITORS,
+    monitors: Sequence[str] = MONITORS,
 ) -> list[AlertEvent]:
     """Every alert that would have fired between `start` and `end`, in order."""
     if end < start:
@@ -60,7 +57,7 @@ async def replay(
         if first > start:
             raise InputError(f"{symbol} data starts {first}; pass --from after {first}")
     label = source_label(market)
-    states: dict[tuple[str, str], dict | None] = {}
+    states: dict[str, dict[str, dict]] = {}
     events: list[AlertEvent] = []
     for day in pd.date_range(start, end, freq="D"):
         as_of = day.date()
@@ -68,13 +65,8 @@ async def replay(
             report = status_from_frames(
                 asset, as_of, frames, registry, label, market.is_sample, config
             )
-            for monitor in monitors:
-                key = (monitor, asset.symbol)
-                if monitor == "quarter_end":
-                    fired, states[key] = evaluate_quarter_end(report, states.get(key), steps)
-                elif monitor == "drift":
-                    fired, states[key] = evaluate_drift(report, states.get(key), thresholds)
-                else:
-                    fired, states[key] = evaluate_vol_regime(report, states.get(key))
-                events.extend(fired)
+            fired, states[asset.symbol] = evaluate_monitors(
+                report, states.get(asset.symbol, {}), steps, thresholds, monitors
+            )
+            events.extend(fired)
     return events

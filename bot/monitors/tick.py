@@ -14,11 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from bot.monitors.evaluate import (
+    MONITORS,
     AlertEvent,
     DriftThreshold,
-    evaluate_drift,
-    evaluate_quarter_end,
-    evaluate_vol_regime,
+    evaluate_monitors,
 )
 from bot.monitors.flow_events import calendar_events, letf_event
 from bot.render.messages import alert_message
@@ -39,8 +38,6 @@ from storage.store import NewAlert
 
 log = logging.getLogger(__name__)
 
-MONITORS = ("quarter_end", "drift", "vol_regime")
-
 
 @dataclass
 class TickResult:
@@ -57,6 +54,11 @@ def subscription_threshold(subscription, settings: Settings) -> DriftThreshold:
         return DriftThreshold(usd=subscription.threshold_usd)
     if subscription.threshold_pct_adv:
         return DriftThreshold(pct_adv=subscription.threshold_pct_adv)
+    return default_threshold(settings)
+
+
+def default_threshold(settings: Settings) -> DriftThreshold:
+    """The drift threshold of subscriptions that set none: USD when configured, else % of ADV."""
     if settings.drift_threshold_usd:
         return DriftThreshold(usd=settings.drift_threshold_usd)
     return DriftThreshold(pct_adv=settings.drift_threshold_pct_adv or 1.0)
@@ -138,19 +140,12 @@ async def run_tick(
         thresholds = {
             subscription_threshold(s, settings) for s in subscriptions if "drift" in s.alert_kinds
         }
-        events: list[AlertEvent] = []
-        for kind in MONITORS:
-            state = kinds_states[kind].get(symbol)
-            if kind == "quarter_end":
-                fired, new_state = evaluate_quarter_end(report, state, settings.countdown_steps)
-            elif kind == "drift":
-                fired, new_state = evaluate_drift(
-                    report, state, sorted(thresholds, key=lambda t: t.id)
-                )
-            else:
-                fired, new_state = evaluate_vol_regime(report, state)
-            events.extend(fired)
-            if new_state != state:
+        states = {kind: kinds_states[kind].get(symbol) for kind in MONITORS}
+        events, evaluated = evaluate_monitors(
+            report, states, settings.countdown_steps, sorted(thresholds, key=lambda t: t.id)
+        )
+        for kind, new_state in evaluated.items():
+            if new_state != states[kind]:
                 new_states[(kind, symbol)] = new_state
         if any("calendar" in subscription.alert_kinds for subscription in subscriptions):
             events.extend(calendar_events(symbol, as_of))

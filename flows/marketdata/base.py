@@ -113,6 +113,10 @@ class MarketData:
     async def bars(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         key = (symbol, start, end)
         future = self._frames.get(key)
+        covering = None if future is not None else self._covering(symbol, start, end)
+        if covering is not None:
+            # A wider range already fetched holds these bars: slice it instead of refetching.
+            return validate_bars(covering, symbol, self.source.name, start, end)
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._frames[key] = future
@@ -125,6 +129,19 @@ class MarketData:
                 # Mark the exception retrieved: callers awaiting below re-raise it themselves.
                 future.exception()
         return await asyncio.shield(future)
+
+    def _covering(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame | None:
+        for (cached, first, last), future in self._frames.items():
+            if (
+                cached == symbol
+                and first <= start
+                and last >= end
+                and future.done()
+                and not future.cancelled()
+                and future.exception() is None
+            ):
+                return future.result()
+        return None
 
     async def bars_many(
         self, symbols: list[str] | tuple[str, ...] | set[str], start: dt.date, end: dt.date
