@@ -48,6 +48,8 @@ def handle(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Migrations and scheduler bookkeeping are noise at the console; warnings still show.
-    for chatty in ("alembic", "apscheduler"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+    # yfinance warns on every retry offline; our own one-line errors say what failed.
+    for chatty, level in (("alembic", logging.WARNING), ("apscheduler", logging.WARNING)):
+        logging.getLogger(chatty).setLevel(max(level, logging.root.level))
+    logging.getLogger("yfinance").setLevel(max(logging.ERROR, logging.root.level))
     return asyncio.run(run_bot(settings, once=args.once, interactive=not args.no_input))

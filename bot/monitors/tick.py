@@ -112,7 +112,6 @@ async def run_tick(
     for symbol, frame in zip(symbols, fetched, strict=True):
         if isinstance(frame, BaseException):
             result.errors[symbol] = str(frame)
-            log.error("tick %s: %s", as_of, frame)
         elif (as_of - frame.index[-1].date()).days > MAX_STALENESS_DAYS:
             result.errors[symbol] = f"{symbol} data ends {frame.index[-1].date()}"
         else:
