@@ -28,7 +28,6 @@ BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 600.0
 POLL_SECONDS = 2.0
 BATCH = 500
-SENT_FLUSH_SIZE = 200
 
 
 def utcnow() -> dt.datetime:
@@ -67,8 +66,7 @@ class Dispatcher:
         }
         self._wake = asyncio.Event()
         self._stopping = False
-        self._sent_buffer: list[tuple[int, str | None]] = []
-        self._flush_lock = asyncio.Lock()
+        self._sent = _GroupCommit(store)
         self._messages: dict[int, Message] = {}
         self.sent = 0
 
@@ -87,7 +85,6 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             self._wake.clear()
-            await self.flush_sent()
 
     async def drain(self, max_wait: float = 120.0) -> None:
         """Send everything due now, and what comes due within `max_wait` seconds (retries after
@@ -98,7 +95,6 @@ class Dispatcher:
         while True:
             await self.enqueue_due()
             await asyncio.gather(*(queue.join() for queue in list(self._queues.values())))
-            await self.flush_sent()
             horizon = self.clock() + dt.timedelta(seconds=max(0.0, deadline - loop.time()))
             upcoming = [
                 delivery
@@ -119,15 +115,7 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._workers.clear()
-        await self.flush_sent()
-
-    async def flush_sent(self) -> None:
-        """Record buffered successful sends. Until then they count as in flight, which a
-        restart resolves through `find_sent` — so batching costs no duplicates."""
-        async with self._flush_lock:
-            batch, self._sent_buffer = self._sent_buffer, []
-            if batch:
-                await self.store.mark_sent_many(batch)
+        await self._sent.wait()
 
     async def _recover_in_flight(self) -> None:
         """A delivery attempted but not marked sent may have reached the platform before the
@@ -203,12 +191,7 @@ class Dispatcher:
             await self._failed_attempt(delivery, error, channel_limit)
             return
         self.sent += 1
-        if not adapter.can_find_sent:
-            await self.store.mark_sent(delivery.id, message_id)
-            return
-        self._sent_buffer.append((delivery.id, message_id))
-        if len(self._sent_buffer) >= SENT_FLUSH_SIZE:
-            await self.flush_sent()
+        await self._sent.record(delivery.id, message_id)
 
     async def _failed_attempt(self, delivery, error: DeliveryError, channel_limit) -> None:
         attempts = delivery.attempts + 1
@@ -236,6 +219,45 @@ class Dispatcher:
         log.error(
             "delivery %s to %s gave up after %d attempts: %s", delivery.id, where, attempts, error
         )
+
+
+class _GroupCommit:
+    """Records each send before its worker goes on — most platforms cannot be asked afterwards
+    whether a message went out, so an unrecorded send would be repeated after a crash — while
+    every worker waiting at the same moment shares one transaction: 200 channels sending at once
+    cost one commit, not 200. Each caller returns only once its own send is committed."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._waiting: list[tuple[tuple[int, str | None], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def record(self, delivery_id: int, message_id: str | None) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(((delivery_id, message_id), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        # Shielded: a worker cancelled at shutdown must not cancel the commit of its send.
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self.store.mark_sent_many([sent for sent, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def wait(self) -> None:
+        """Until every send handed in so far is committed (or has failed)."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
 
 
 def _destination(delivery) -> Destination:

@@ -115,6 +115,7 @@ def quarter_label(year: int, quarter: int) -> str:
     return f"{year}Q{quarter}"
 
 
+@lru_cache(maxsize=4096)
 def last_session_of_month(year: int, month: int) -> dt.date:
     first_of_next = dt.date(year + month // 12, month % 12 + 1, 1)
     return session_on_or_before(first_of_next - dt.timedelta(days=1))
@@ -139,6 +140,7 @@ def _months_back(year: int, month: int, step: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+@lru_cache(maxsize=4096)
 def period_end_before(day: dt.date, schedule: Schedule) -> dt.date:
     """The latest month- or quarter-last-session strictly before `day` (a fund's base date)."""
     year, month = day.year, day.month
@@ -199,6 +201,7 @@ class QuarterEnd:
     in_window: bool
 
 
+@lru_cache(maxsize=4096)
 def quarter_end_status(as_of: dt.date) -> QuarterEnd:
     """The earliest quarter-last-session on or after `as_of`, with its rebalancing window."""
     year, quarter = quarter_of(as_of)

@@ -40,7 +40,7 @@ def direction_of(trade_usd: float, neutral_band_usd: float) -> Direction:
 
 def price_on_or_before(closes: pd.Series, day: dt.date, symbol: str) -> float:
     """P(t): the last close on or before `day`."""
-    position = closes.index.searchsorted(pd.Timestamp(day), side="right") - 1
+    position = int(np.searchsorted(closes.index.values, np.datetime64(day, "D"), side="right")) - 1
     if position < 0:
         first = closes.index[0].date() if len(closes) else "never"
         raise InputError(f"{symbol} data starts {first}, after {day}; pick a later --as-of")
@@ -111,7 +111,7 @@ def estimate_rebalance(
 
 def average_dollar_volume(bars: pd.DataFrame, as_of: dt.date, sessions: int = 20) -> float | None:
     """Mean of close x volume over the last `sessions` bars up to `as_of`; None without volume."""
-    end = int(bars.index.searchsorted(pd.Timestamp(as_of), side="right"))
+    end = int(np.searchsorted(bars.index.values, np.datetime64(as_of, "D"), side="right"))
     if end < sessions:
         return None
     close = bars["close"].to_numpy()[end - sessions : end]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from flows import calendar
@@ -120,7 +121,7 @@ def status_from_frames(
                     f"{symbol} data starts {first}, after {fund.name!r}'s base date {base}; "
                     "pick a later --as-of"
                 )
-    own = frames[asset.symbol].loc[: pd.Timestamp(as_of)]
+    own = _through(frames[asset.symbol], as_of)
     adv = average_dollar_volume(own, as_of, config.adv_sessions)
     rebalance = estimate_rebalance(
         asset.symbol,
@@ -160,6 +161,12 @@ def status_from_frames(
         volatility=volatility,
         leveraged=leveraged,
     )
+
+
+def _through(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The bars up to and including `as_of` (usually all of them: no slicing cost then)."""
+    end = int(np.searchsorted(frame.index.values, np.datetime64(as_of, "D"), side="right"))
+    return frame if end == len(frame) else frame.iloc[:end]
 
 
 def _leveraged_flow(

@@ -40,8 +40,6 @@ class RecordingPlatform:
 class RecordingAdapter(ChatAdapter):
     """Posts into a RecordingPlatform. `failures` scripts what the next sends raise."""
 
-    can_find_sent = True
-
     def __init__(
         self,
         platform_state: RecordingPlatform,

@@ -155,3 +155,54 @@ async def test_transient_failures_back_off_then_succeed(tmp_path) -> None:
         assert times[1] - times[0] >= 0.1 and times[2] - times[1] >= 0.2
     finally:
         await store.close()
+
+
+async def test_each_send_is_committed_before_the_next_and_channels_share_commits(tmp_path) -> None:
+    """Group commit: a channel's next message goes out only once its previous send is recorded
+    (a crash can repeat at most the message in flight), yet channels sending at the same moment
+    share one transaction."""
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    platform = RecordingPlatform()
+    adapter = RecordingAdapter(platform)
+    app = sample_app(settings, store, [adapter])
+    await app.start_adapters()
+    commits: list[int] = []
+    mark_sent_many = store.mark_sent_many
+
+    async def counting_mark_sent_many(sent, **kwargs):
+        commits.append(len(sent))
+        return await mark_sent_many(sent, **kwargs)
+
+    store.mark_sent_many = counting_mark_sent_many
+    unrecorded_at_send: list[str] = []
+    send = adapter.send
+
+    async def checking_send(destination, message, idempotency_key):
+        earlier = [key for d, _, key in platform.posts if d.channel == destination.channel]
+        for key in earlier:
+            alert_id, subscription_id = map(int, key.removeprefix("flows-").split("-"))
+            rows = await store.deliveries_for(alert_id)
+            status = next(r.status for r in rows if r.subscription_id == subscription_id)
+            if status != "sent":
+                unrecorded_at_send.append(key)
+        return await send(destination, message, idempotency_key)
+
+    adapter.send = checking_send
+    try:
+        await _subscribe(adapter)
+        await _subscribe(adapter, asset="SPY")
+        result = await app.tick(WINDOW_OPENS)
+        assert result.deliveries == 2 * len(CHANNELS)
+        await app.dispatcher.drain()
+        assert len(platform.posts) == 2 * len(CHANNELS)
+        assert unrecorded_at_send == []
+        assert sum(commits) == 2 * len(CHANNELS)
+        assert len(commits) < 2 * len(CHANNELS) and max(commits) > 1
+        assert await store.delivery_counts() == {
+            "pending": 0,
+            "sent": 2 * len(CHANNELS),
+            "failed": 0,
+        }
+    finally:
+        await store.close()

@@ -267,6 +267,44 @@ def test_validate_bars_normalises_utc_timestamps():
     assert (frame["adj_close"] == frame["close"]).all()
 
 
+def test_validate_bars_gives_the_same_frame_whatever_shape_it_arrives_in():
+    """A frame already in contract shape takes the fast path; shuffled columns, integer
+    volumes, an unsorted index, another time unit or a time of day go the long way. All give
+    the same result, and the caller's frame is never modified."""
+    days = pd.date_range("2024-01-01", "2024-01-10", freq="D")
+    rng = np.random.default_rng(3)
+    close = 100 + rng.random(len(days))
+    raw = pd.DataFrame(
+        {
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": np.arange(len(days)) + 1,
+            "adj_close": close * 0.9,
+        },
+        index=days,
+    )
+    start, end = D(2024, 1, 3), D(2024, 1, 8)
+    expected = validate_bars(raw, "BTC", "test", start, end)
+    assert list(expected.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
+    assert (expected.dtypes == np.float64).all() and expected.index.name == "date"
+    assert expected.index[0] == pd.Timestamp("2024-01-03") and len(expected) == 6
+    conforming = validate_bars(raw, "BTC", "test", D(2024, 1, 1), D(2024, 1, 10))
+    variants = {
+        "conforming": conforming,
+        "columns shuffled": raw[["volume", "adj_close", "close", "low", "high", "open"]],
+        "unsorted": raw.iloc[::-1],
+        "microseconds": raw.set_axis(raw.index.as_unit("us"), axis=0),
+        "time of day": raw.set_axis(raw.index + pd.Timedelta(hours=6), axis=0),
+    }
+    for name, frame in variants.items():
+        before = frame.copy(deep=True)
+        result = validate_bars(frame, "BTC", "test", start, end)
+        pd.testing.assert_frame_equal(result, expected, obj=name)
+        pd.testing.assert_frame_equal(frame, before, obj=f"{name} (input)")
+
+
 # --- fetch each symbol once ----------------------------------------------------------------------
 
 

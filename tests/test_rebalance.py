@@ -342,3 +342,15 @@ def test_aggregate_trade_path_single_schedule_and_zero_on_period_end():
         holders = [fund for fund in funds if symbol in fund.weights]
         expected = estimate_rebalance(symbol, D(2023, 4, 3), holders, series, None).trade_usd
         assert path.loc["2023-04-03", symbol] == pytest.approx(expected, rel=1e-9, abs=1e-3)
+
+
+def test_price_on_or_before_reads_any_time_unit_of_the_index():
+    from flows.rebalance import price_on_or_before
+
+    days = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-05"])
+    for unit in ("s", "ms", "us", "ns"):
+        closes = pd.Series([1.0, 2.0, 3.0], index=days.as_unit(unit))
+        assert price_on_or_before(closes, dt.date(2024, 1, 4), "X") == 2.0, unit
+        assert price_on_or_before(closes, dt.date(2024, 1, 5), "X") == 3.0, unit
+        with pytest.raises(InputError, match="X data starts 2024-01-02"):
+            price_on_or_before(closes, dt.date(2024, 1, 1), "X")

@@ -58,10 +58,6 @@ class DeliveryError(Exception):
 class ChatAdapter(abc.ABC):
     platform: str
     pacing: Pacing
-    can_find_sent: bool = False
-    """True when `find_sent` can really tell whether a message went out. Only then may the
-    dispatcher record successful sends in batches; otherwise each is recorded at once, so a
-    crash can leave at most the one message in flight."""
 
     @abc.abstractmethod
     async def start(self, handle_command: CommandHandler) -> None:

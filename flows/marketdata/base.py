@@ -14,6 +14,7 @@ from flows.assets import is_crypto
 from flows.errors import MarketDataError
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+FRAME_COLUMNS = [*BAR_COLUMNS, "adj_close"]
 _NS_PER_DAY = 86_400 * 10**9
 """Every frame a source returns has these columns plus `adj_close` (total-return close; equal to
 `close` when the source has no adjusted series), indexed by a tz-naive daily DatetimeIndex named
@@ -51,19 +52,33 @@ def validate_bars(
     missing = [column for column in BAR_COLUMNS if column not in frame.columns]
     if missing:
         raise MarketDataError(symbol, source, f"missing column(s) {', '.join(missing)}")
-    columns = [*BAR_COLUMNS, "adj_close" if "adj_close" in frame.columns else "close"]
-    frame = frame[columns].astype("float64")
-    frame.columns = [*BAR_COLUMNS, "adj_close"]
-    index = pd.DatetimeIndex(frame.index)
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
-    index = index.as_unit("ns")
-    if (index.asi8 % _NS_PER_DAY).any():
-        index = index.normalize()
-    frame.index = index.rename("date")
+    if list(frame.columns) != FRAME_COLUMNS or any(dtype != np.float64 for dtype in frame.dtypes):
+        columns = [*BAR_COLUMNS, "adj_close" if "adj_close" in frame.columns else "close"]
+        frame = frame[columns].astype("float64")
+        frame.columns = FRAME_COLUMNS
+    index = frame.index
+    # Frames that already meet the contract (the cache, earlier validations) skip the rebuild:
+    # a monitor tick validates every watched symbol's three years of bars.
+    if not (
+        isinstance(index, pd.DatetimeIndex)
+        and index.tz is None
+        and index.unit == "ns"
+        and index.name == "date"
+        and not (index.asi8 % _NS_PER_DAY).any()
+    ):
+        index = pd.DatetimeIndex(index)
+        if index.tz is not None:
+            index = index.tz_convert("UTC").tz_localize(None)
+        index = index.as_unit("ns")
+        if (index.asi8 % _NS_PER_DAY).any():
+            index = index.normalize()
+        frame = frame.set_axis(index.rename("date"), axis=0)
     if not frame.index.is_monotonic_increasing:
         frame = frame.sort_index()
-    frame = frame.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    first = frame.index.searchsorted(pd.Timestamp(start), side="left")
+    last = frame.index.searchsorted(pd.Timestamp(end), side="right")
+    if first > 0 or last < len(frame):
+        frame = frame.iloc[first:last]
     if frame.empty:
         raise MarketDataError(symbol, source, f"no bars between {start} and {end}")
     if frame.index.has_duplicates:
