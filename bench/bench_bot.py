@@ -22,6 +22,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.adapters.base import ChatAdapter, Pacing
+from bot.app import freeze_startup_heap
 from bot.dispatcher import Dispatcher
 from bot.monitors.tick import run_tick
 from bot.settings import Settings
@@ -33,6 +34,7 @@ from storage.store import Store
 N_ASSETS = 50
 N_SUBSCRIPTIONS = 10_000
 AS_OF = dt.date(2026, 9, 24)  # 4 sessions before the 2026Q3 end: every asset's countdown fires
+WARM_UP = dt.date(2026, 8, 26)  # 24 sessions before it: no countdown step is due
 
 
 class FrameSource:
@@ -57,9 +59,8 @@ class InstantAdapter(ChatAdapter):
     platform = "console"
     pacing = Pacing(100_000, 1.0, 100_000)
 
-    def __init__(self, can_find_sent: bool) -> None:
+    def __init__(self) -> None:
         self.count = 0
-        self.can_find_sent = can_find_sent
         self.keys: dict[str, str] = {}
 
     async def start(self, handle_command) -> None:
@@ -75,18 +76,6 @@ class InstantAdapter(ChatAdapter):
 
     async def stop(self) -> None:
         return None
-
-
-async def _requeue_all(store: Store) -> None:
-    """Put every delivery back to pending so the second dispatcher run has the same work."""
-    import sqlalchemy as sa
-
-    from storage.models import Delivery
-
-    async with store.engine.begin() as connection:
-        await connection.execute(
-            sa.update(Delivery.__table__).values(status="pending", attempt_started_at=None)
-        )
 
 
 def make_frames(symbols: list[str]) -> dict[str, pd.DataFrame]:
@@ -146,7 +135,13 @@ async def main() -> None:
         for row in rows:
             await store.add_subscription(platform="console", kinds=("quarter_end",), **row)
         source = FrameSource(frames)
+        freeze_startup_heap()  # as `flows-bot run` does once it has started
 
+        # The first tick after start-up pays one-off costs (lazy imports, loading every
+        # subscription into memory); it runs 20 sessions before AS_OF, where no countdown is due.
+        start = time.perf_counter()
+        cold = await run_tick(store, MarketData(source), registry, settings, WARM_UP, charts=False)
+        cold_ms = (time.perf_counter() - start) * 1000
         timings = []
         first = None
         for run in range(5):
@@ -159,6 +154,10 @@ async def main() -> None:
         assert first is not None
         print(f"subscriptions: {N_SUBSCRIPTIONS}, assets: {N_ASSETS}")
         print(
+            f"first tick after start-up ({cold.new_alerts} alerts, {cold.deliveries} deliveries): "
+            f"{cold_ms:.0f} ms  (one-off)"
+        )
+        print(
             f"tick that fires ({first.new_alerts} alerts, {first.deliveries} deliveries, "
             f"charts off): {timings[0] * 1000:.0f} ms  (target < 200 ms)"
         )
@@ -166,27 +165,25 @@ async def main() -> None:
             f"steady-state tick (nothing new), median of {len(timings) - 1}: "
             f"{statistics.median(timings[1:]) * 1000:.0f} ms  (target < 200 ms)"
         )
-        print(f"symbol fetches per tick: {source.calls // len(timings)} for {N_ASSETS + 1} symbols")
+        print(
+            f"symbol fetches per tick: {source.calls // (len(timings) + 1)} "
+            f"for {N_ASSETS + 1} symbols"
+        )
         tick_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory after set-up and ticks: {tick_peak:.0f} MB")
 
-        # Two runs: a platform that can look up a send (Discord's nonce; batched bookkeeping)
-        # and one that cannot (Slack, the console; each send recorded at once).
-        for can_find_sent in (True, False):
-            adapter = InstantAdapter(can_find_sent)
-            dispatcher = Dispatcher(store, {"console": adapter})
-            start = time.perf_counter()
-            await dispatcher.drain()
-            elapsed = time.perf_counter() - start
-            label = (
-                "batched (platform can look up sends)" if can_find_sent else "one record per send"
-            )
-            print(
-                f"dispatcher, {label}: {adapter.count} deliveries in {elapsed:.2f} s = "
-                f"{elapsed / max(1, adapter.count) * 1000:.2f} ms per delivery  (target < 1 ms)"
-            )
-            if can_find_sent:
-                await _requeue_all(store)
+        # Every send is recorded before its channel's next one; channels sending at the same
+        # moment share a commit (the dispatcher's group commit).
+        adapter = InstantAdapter()
+        dispatcher = Dispatcher(store, {"console": adapter})
+        start = time.perf_counter()
+        await dispatcher.drain()
+        elapsed = time.perf_counter() - start
+        channels = N_SUBSCRIPTIONS // N_ASSETS  # subscription i is in channel C{i // 50}
+        print(
+            f"dispatcher: {adapter.count} deliveries to {channels} channels in {elapsed:.2f} s = "
+            f"{elapsed / max(1, adapter.count) * 1000:.2f} ms per delivery  (target < 1 ms)"
+        )
         await store.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS): {peak_mb:.0f} MB  (target < 250 MB)")

@@ -41,5 +41,13 @@ class CachedBarSource:
         latest = getattr(self.source, "latest_price", None)
         return await latest(symbol) if latest is not None else None
 
+    # Reference data is cached by `bot.reference` in its own tables; these only pass through.
+
+    async def earnings_dates(self, ticker: str) -> list[dt.date]:
+        return await self.source.earnings_dates(ticker)  # type: ignore[attr-defined]
+
+    async def fund_aum(self, ticker: str) -> float | None:
+        return await self.source.fund_aum(ticker)  # type: ignore[attr-defined]
+
     async def close(self) -> None:
         await self.source.close()

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 
 from flows import buybacks, calendar, event_rules
+from flows.buybacks import KnownReports
 from flows.errors import InputError
 from flows.results import FlowEvent, PeriodEndSizing
 
@@ -62,17 +63,23 @@ def flow_calendar(
     end: dt.date,
     kinds: Iterable[str] | None = None,
     sizing: Sequence[PeriodEndSizing] | None = None,
+    known_reports: KnownReports | None = None,
 ) -> list[FlowEvent]:
     """Events dated in [start, end]; `sessions_left` counts NYSE sessions after `start`.
 
     `sizing` sizes the month_end / quarter_end event whose date matches its `period_end`; every
-    other event of those kinds says in `trade_basis` why its trade is unknown.
+    other event of those kinds says in `trade_basis` why its trade is unknown. `known_reports`
+    (companies' earnings dates) dates the buyback-blackout milestones of the seasons it covers;
+    the others follow the rule of thumb.
     """
     if end < start:
         return []
     events: list[FlowEvent] = []
     for kind in validate_kinds(kinds):
-        events.extend(_BUILDERS[kind](start, end))
+        if kind == "buyback_blackout":
+            events.extend(_buyback_blackout(start, end, known_reports))
+        else:
+            events.extend(_BUILDERS[kind](start, end))
     events = [_with_sizing(event, sizing) for event in events]
     return sorted(events, key=lambda event: (event.date, event.kind))
 
@@ -81,6 +88,7 @@ def events_needing_heads_up(
     today: dt.date,
     kinds: Iterable[str] | None = None,
     sizing: Sequence[PeriodEndSizing] | None = None,
+    known_reports: KnownReports | None = None,
 ) -> list[FlowEvent]:
     """Events whose previous NYSE session is `today`: the heads-up goes out the session before.
 
@@ -91,7 +99,7 @@ def events_needing_heads_up(
     if not calendar.is_session(today):
         return []
     following = calendar.next_session(today)
-    return flow_calendar(today + dt.timedelta(days=1), following, kinds, sizing)
+    return flow_calendar(today + dt.timedelta(days=1), following, kinds, sizing, known_reports)
 
 
 def weekly_digest(
@@ -99,9 +107,11 @@ def weekly_digest(
     kinds: Iterable[str] | None = None,
     sizing: Sequence[PeriodEndSizing] | None = None,
     days: int = DIGEST_DAYS,
+    known_reports: KnownReports | None = None,
 ) -> list[FlowEvent]:
     """Events in the `days` calendar days from `start` (a week by default)."""
-    return flow_calendar(start, start + dt.timedelta(days=days - 1), kinds, sizing)
+    end = start + dt.timedelta(days=days - 1)
+    return flow_calendar(start, end, kinds, sizing, known_reports)
 
 
 def _with_sizing(event: FlowEvent, sizing: Sequence[PeriodEndSizing] | None) -> FlowEvent:
@@ -224,7 +234,15 @@ def _russell(start: dt.date, end: dt.date) -> list[FlowEvent]:
     return events
 
 
-def _buyback_blackout(start: dt.date, end: dt.date) -> list[FlowEvent]:
+_BLACKOUT_SOURCES = {
+    "rule_of_thumb": "estimate (rule of thumb)",
+    "earnings_dates": "estimate (earnings dates)",
+}
+
+
+def _buyback_blackout(
+    start: dt.date, end: dt.date, known: KnownReports | None = None
+) -> list[FlowEvent]:
     return [
         FlowEvent(
             date=milestone.date,
@@ -233,11 +251,11 @@ def _buyback_blackout(start: dt.date, end: dt.date) -> list[FlowEvent]:
                 quarter=milestone.quarter, share=f"{milestone.share:.0%}"
             ),
             sessions_left=_sessions_left(start, milestone.date),
-            source="estimate (rule of thumb)",
-            basis=buybacks.RULE_BASIS,
+            source=_BLACKOUT_SOURCES[milestone.method],
+            basis=milestone.basis,
             blackout_share=milestone.share,
         )
-        for milestone in buybacks.blackout_milestones(start, end)
+        for milestone in buybacks.blackout_milestones(start, end, known)
     ]
 
 

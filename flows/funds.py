@@ -5,6 +5,7 @@ A default registry (`flows/funds.toml`) ships with the package; a user's file re
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import tomllib
@@ -53,6 +54,9 @@ class LeveragedFund:
     aum_usd: float
     aum_source: str
     ticker: str | None = None
+    aum_as_of: dt.date | None = None
+    """When `aum_usd` was fetched from a data provider (`flows.leveraged.with_aum`); None for
+    the fund file's own figure, whose date `aum_source` gives."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -29,6 +31,47 @@ ADV_SESSIONS = 20
 HISTORY_DAYS = 120
 """Calendar days fetched for an estimate: the previous close and 20 sessions of volume."""
 FORMULA = "A · L · (L − 1) · r per fund"
+_TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,5}$")
+
+
+def listed_ticker(fund: LeveragedFund) -> str | None:
+    """The ticker a fund's AUM can be looked up under: its `ticker`, or its name when the name
+    is a ticker (a fund file may say `name = "TQQQ"` and nothing more); None otherwise."""
+    if fund.ticker:
+        return fund.ticker
+    name = fund.name.strip().upper()
+    return name if _TICKER.match(name) else None
+
+
+def with_aum(
+    registry: FundRegistry, figures: Mapping[str, tuple[float, str, dt.date]]
+) -> FundRegistry:
+    """The registry with fetched AUM in place of the fund file's: `figures` maps a listed
+    ticker to (aum_usd, source, day fetched). Funds without a figure keep theirs, so every
+    estimate, monitor and threshold built on the registry uses the same numbers."""
+    funds = []
+    for fund in registry.leveraged:
+        figure = figures.get(listed_ticker(fund) or "")
+        if figure is not None:
+            aum, source, fetched = figure
+            fund = replace(fund, aum_usd=aum, aum_source=source, aum_as_of=fetched)
+        funds.append(fund)
+    return replace(registry, leveraged=tuple(funds))
+
+
+def _aum_basis(
+    flows: Sequence[LeveragedFlow], fetched: Sequence[bool], registry_source: str
+) -> str:
+    """Where the AUM figures come from, in a few words; each fund's `aum_source` has its own."""
+    live = [flow for flow, was_fetched in zip(flows, fetched, strict=True) if was_fetched]
+    if not live:
+        return f"AUM from {registry_source}"
+    sources = sorted({flow.aum_source for flow in live})
+    origin = sources[0] if len(sources) == 1 else "fetched figures (see each fund's source)"
+    rest = len(flows) - len(live)
+    return f"AUM of {len(live)} from {origin}" + (
+        f", {rest} from {registry_source}" if rest else ""
+    )
 
 
 def rebalance_multiplier(leverage: float) -> float:
@@ -110,11 +153,13 @@ def estimate_letf(
     """
     symbol = underlying.strip().upper()
     flows = []
+    fetched = []
     for fund in funds_on(symbol, registry):
-        aum, source = fund.aum_usd, fund.aum_source
+        aum, source, as_of_aum = fund.aum_usd, fund.aum_source, fund.aum_as_of
         override = (aum_overrides or {}).get(fund.ticker or fund.name)
         if override is not None:
-            aum, source = override
+            (aum, source), as_of_aum = override, None
+        fetched.append(override is not None or as_of_aum is not None)
         flows.append(
             LeveragedFlow(
                 name=fund.name,
@@ -124,6 +169,7 @@ def estimate_letf(
                 aum_usd=aum,
                 aum_source=source,
                 trade_usd=fund_trade_usd(aum, fund.leverage, move),
+                aum_as_of=as_of_aum,
             )
         )
     total = sum(flow.trade_usd for flow in flows)
@@ -148,8 +194,8 @@ def estimate_letf(
         data_source=data_source,
         sample=sample,
         funds_source=registry.source,
-        basis=f"{FORMULA}, traded into the close; {len(flows)} fund(s), AUM from "
-        f"{registry.source}; {adv_text}",
+        basis=f"{FORMULA}, traded into the close; {len(flows)} fund(s), "
+        f"{_aum_basis(flows, fetched, registry.source)}; {adv_text}",
     )
 
 

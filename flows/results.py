@@ -165,6 +165,9 @@ class LeveragedFlow(Result):
     aum_usd: float
     aum_source: str
     trade_usd: float
+    aum_as_of: dt.date | None = None
+    """The day `aum_usd` was fetched from a data provider (live AUM); None when it is the fund
+    registry's figure (dated in `aum_source`) or an override."""
 
 
 class LeveragedEstimate(Result):

@@ -1,4 +1,5 @@
-"""Persistence of flows-bot: subscriptions, monitor state, the alert outbox and the bar cache.
+"""Persistence of flows-bot: subscriptions, monitor state, the alert outbox, the bar cache and
+the reference cache (earnings dates, fund AUM: `Store.reference`).
 
 Everything goes through `Store`; nothing outside this package writes SQL. The schema is versioned
 with Alembic migrations shipped in `storage/migrations/` (`upgrade_database`, run by `Store.open`).
@@ -23,9 +24,12 @@ from storage.models import (
     Bar,
     ChannelSetting,
     Delivery,
+    EarningsDate,
+    FundAum,
     MonitorState,
     Subscription,
 )
+from storage.reference import CachedAum, CachedDates, ReferenceCache
 from storage.store import BAR_COLUMNS, BarCoverage, NewAlert, Store
 
 __all__ = [
@@ -42,10 +46,15 @@ __all__ = [
     "Alert",
     "Bar",
     "BarCoverage",
+    "CachedAum",
+    "CachedDates",
     "ChannelSetting",
     "Delivery",
+    "EarningsDate",
+    "FundAum",
     "MonitorState",
     "NewAlert",
+    "ReferenceCache",
     "Store",
     "Subscription",
     "current_revision",

@@ -234,6 +234,40 @@ class Bar(StorageModel, table=True):
     fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class StoreRevision(StorageModel, table=True):
+    """A counter per table that the store bumps on every write to it, so a process can keep a
+    copy of that table in memory and check with one tiny query whether it is still current."""
+
+    __tablename__ = "store_revisions"
+
+    name: str = Field(primary_key=True, sa_type=sa.String(64))
+    revision: int = Field(default=0, sa_type=sa.Integer)
+
+
+class EarningsDate(StorageModel, table=True):
+    """A company's report date as a provider listed it (past or upcoming), cached so the
+    buyback-blackout estimate does not refetch a hundred companies on every run. A refresh
+    replaces all rows of a ticker: a moved date must not linger."""
+
+    __tablename__ = "earnings_dates"
+
+    ticker: str = Field(primary_key=True, sa_type=sa.String(32))
+    report_date: dt.date = Field(primary_key=True, sa_type=sa.Date)
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FundAum(StorageModel, table=True):
+    """A listed fund's total assets as a provider last reported them, with where they came
+    from; refreshed at most daily."""
+
+    __tablename__ = "fund_aum"
+
+    ticker: str = Field(primary_key=True, sa_type=sa.String(32))
+    aum_usd: float = Field(sa_type=sa.Float)
+    source: str = Field(sa_type=sa.Text)
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 def split_kinds(kinds: str) -> tuple[str, ...]:
     return tuple(kind for kind in kinds.split(",") if kind)
 

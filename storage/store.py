@@ -41,12 +41,14 @@ from storage.models import (
     ChannelSetting,
     Delivery,
     MonitorState,
+    StoreRevision,
     Subscription,
     UTCDateTime,
     join_kinds,
     split_kinds,
     utcnow,
 )
+from storage.reference import ReferenceCache
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
 """The columns of a cached bar frame: `flows.marketdata.base.BAR_COLUMNS` plus `adj_close`."""
@@ -63,6 +65,8 @@ _STATES = MonitorState.__table__
 _ALERTS = Alert.__table__
 _DELIVERIES = Delivery.__table__
 _BARS = Bar.__table__
+_REVISIONS = StoreRevision.__table__
+_SUBSCRIPTIONS_REVISION = "subscriptions"
 _DELIVERY_TARGET_COLUMNS = [
     "alert_id",
     "subscription_id",
@@ -124,11 +128,21 @@ class ActiveSubscription(NamedTuple):
     threshold_pct_adv: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class _ActiveSnapshot:
+    """Every active subscription by asset, as of one revision of the subscriptions table."""
+
+    revision: int
+    by_asset: dict[str, tuple[ActiveSubscription, ...]]
+
+
 class Store:
     """Async access to the bot's database (SQLite by default, PostgreSQL too)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self.reference = ReferenceCache(engine)
+        self._active: _ActiveSnapshot | None = None
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._dialect = engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
@@ -236,6 +250,7 @@ class Store:
                     .where(key, _SUBSCRIPTIONS.c.status == SUBSCRIPTION_BROKEN)
                     .values(status=SUBSCRIPTION_ACTIVE, broken_reason=None)
                 )
+            await session.exec(_bump(_SUBSCRIPTIONS_REVISION))
             subscription = (await session.exec(select(Subscription).where(key))).one()
         return subscription, created
 
@@ -262,6 +277,7 @@ class Store:
                     .where(_SUBSCRIPTIONS.c.id == subscription_id)
                     .values(values)
                 )
+                await session.exec(_bump(_SUBSCRIPTIONS_REVISION))
             return await session.get(Subscription, subscription_id)
 
     async def remove_subscriptions(
@@ -292,6 +308,7 @@ class Store:
                 .values(status=DELIVERY_FAILED, last_error="subscription removed")
             )
             deleted = await connection.execute(sa.delete(_SUBSCRIPTIONS).where(where))
+            await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
             return deleted.rowcount
 
     async def list_subscriptions(
@@ -339,53 +356,80 @@ class Store:
         found: dict[str, list[ActiveSubscription]] = {asset: [] for asset in wanted}
         if not wanted:
             return found
-        now = now or utcnow()
-        subs, channels = _SUBSCRIPTIONS.c, _CHANNELS.c
-        split: dict[str, tuple[str, ...]] = {}
         async with self._engine.connect() as connection:
-            for chunk in _chunks(wanted):
-                query = sa.select(
-                    subs.id,
-                    subs.platform,
-                    subs.workspace,
-                    subs.channel,
-                    subs.user,
-                    subs.asset,
-                    subs.kinds,
-                    subs.threshold_usd,
-                    subs.threshold_pct_adv,
-                ).where(subs.asset.in_(chunk), subs.status == SUBSCRIPTION_ACTIVE)
-                if not include_muted:
-                    query = query.outerjoin(
-                        _CHANNELS,
-                        sa.and_(
-                            channels.platform == subs.platform,
-                            channels.workspace == subs.workspace,
-                            channels.channel == subs.channel,
-                        ),
-                    ).where(sa.or_(channels.muted_until.is_(None), channels.muted_until <= now))
-                result = await connection.execute(query.order_by(subs.id))
-                for id_, platform, workspace, channel, user, asset, text, usd, pct in result.all():
-                    kinds = split.get(text)
-                    if kinds is None:
-                        kinds = split[text] = split_kinds(text)
-                    if kind is None or kind in kinds:
-                        found[asset].append(
-                            ActiveSubscription(
-                                id_, platform, workspace, channel, user, asset, kinds, usd, pct
-                            )
-                        )
+            snapshot = await self._active_snapshot(connection)
+            muted: set[tuple[str, str, str]] = set()
+            if not include_muted:
+                channels = _CHANNELS.c
+                result = await connection.execute(
+                    sa.select(channels.platform, channels.workspace, channels.channel).where(
+                        channels.muted_until > (now or utcnow())
+                    )
+                )
+                muted = {tuple(row) for row in result.all()}
+        for asset in wanted:
+            found[asset] = [
+                subscription
+                for subscription in snapshot.by_asset.get(asset, ())
+                if (kind is None or kind in subscription.alert_kinds)
+                and (subscription.platform, subscription.workspace, subscription.channel)
+                not in muted
+            ]
         return found
+
+    async def _active_snapshot(self, connection: AsyncConnection) -> _ActiveSnapshot:
+        """Every active subscription, from memory while the table's revision is unchanged.
+
+        A monitor tick reads thousands of subscriptions that rarely change; one indexed read of
+        the revision replaces reloading them all. The revision is read before the rows, so a
+        write landing in between leaves the snapshot tagged older than its rows: reloaded next
+        time, never stale.
+        """
+        revision = (
+            await connection.execute(
+                sa.select(_REVISIONS.c.revision).where(_REVISIONS.c.name == _SUBSCRIPTIONS_REVISION)
+            )
+        ).scalar_one_or_none()
+        snapshot = self._active
+        if snapshot is not None and revision is not None and snapshot.revision == revision:
+            return snapshot
+        subs = _SUBSCRIPTIONS.c
+        result = await connection.execute(
+            sa.select(
+                subs.id,
+                subs.platform,
+                subs.workspace,
+                subs.channel,
+                subs.user,
+                subs.asset,
+                subs.kinds,
+                subs.threshold_usd,
+                subs.threshold_pct_adv,
+            )
+            .where(subs.status == SUBSCRIPTION_ACTIVE)
+            .order_by(subs.id)
+        )
+        split: dict[str, tuple[str, ...]] = {}
+        by_asset: dict[str, list[ActiveSubscription]] = {}
+        for id_, platform, workspace, channel, user, asset, text, usd, pct in result.all():
+            kinds = split.get(text)
+            if kinds is None:
+                kinds = split[text] = split_kinds(text)
+            by_asset.setdefault(asset, []).append(
+                ActiveSubscription(id_, platform, workspace, channel, user, asset, kinds, usd, pct)
+            )
+        snapshot = _ActiveSnapshot(
+            -1 if revision is None else revision,
+            {asset: tuple(rows) for asset, rows in by_asset.items()},
+        )
+        if revision is not None:
+            self._active = snapshot
+        return snapshot
 
     async def watched_assets(self) -> set[str]:
         """Every asset with at least one active subscription."""
         async with self._engine.connect() as connection:
-            rows = await connection.execute(
-                sa.select(_SUBSCRIPTIONS.c.asset)
-                .where(_SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE)
-                .distinct()
-            )
-            return set(rows.scalars())
+            return set((await self._active_snapshot(connection)).by_asset)
 
     async def mark_subscription_broken(self, subscription_id: int, reason: str) -> int:
         """Stop alerting a subscription the platform refuses (403/404, channel gone…).
@@ -398,6 +442,7 @@ class Store:
                 .where(_SUBSCRIPTIONS.c.id == subscription_id)
                 .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
             )
+            await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
             return await self._fail_pending(
                 connection,
                 _DELIVERIES.c.subscription_id == subscription_id,
@@ -420,6 +465,7 @@ class Store:
                 .where(where, _SUBSCRIPTIONS.c.status == SUBSCRIPTION_ACTIVE)
                 .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
             )
+            await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
             ids = sa.select(_SUBSCRIPTIONS.c.id).where(where).scalar_subquery()
             await self._fail_pending(
                 connection, _DELIVERIES.c.subscription_id.in_(ids), f"subscription broken: {reason}"
@@ -646,13 +692,15 @@ class Store:
                 existing.update(result.scalars())
             rows = [row for key, row in candidates.items() if key not in existing]
             alert_ids: dict[str, int] = {}
-            for chunk in _chunks(rows, 500):
+            if rows:
                 # ON CONFLICT DO NOTHING: a key another writer recorded a moment ago is not ours.
+                # An executemany (batched by SQLAlchemy's insertmanyvalues) compiles once, where
+                # one multi-row VALUES would compile a statement per row count.
                 result = await connection.execute(
                     self._insert(_ALERTS)
-                    .values(list(chunk))
                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(_ALERTS.c.id, _ALERTS.c.dedupe_key)
+                    .returning(_ALERTS.c.id, _ALERTS.c.dedupe_key),
+                    rows,
                 )
                 alert_ids.update((key, alert_id) for alert_id, key in result.all())
             created_ids = set(alert_ids.values())
@@ -996,6 +1044,15 @@ class Store:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _bump(name: str) -> sa.Update:
+    """Count a write to a table whose contents someone may hold in memory."""
+    return (
+        sa.update(_REVISIONS)
+        .where(_REVISIONS.c.name == name)
+        .values(revision=_REVISIONS.c.revision + 1)
+    )
 
 
 def _platform(platform: str) -> str:

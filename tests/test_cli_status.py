@@ -130,6 +130,9 @@ def clean_settings(monkeypatch, tmp_path):
 
     for name in ("DATA_SOURCE", "FUNDS_FILE", "NEUTRAL_BAND_PCT_ADV", "CRYPTO_EXCHANGE"):
         monkeypatch.delenv(name, raising=False)
+    # `calendar` without --source takes the DATA_SOURCE setting for the buyback blackout: the
+    # default, live, would fetch earnings dates.
+    monkeypatch.setenv("DATA_SOURCE", "sample")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield

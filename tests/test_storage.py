@@ -215,7 +215,7 @@ async def test_upgrade_is_idempotent_and_keeps_rows(database_url):
         await store.close()
 
 
-OLDER_REVISIONS = ["0001", "0002"]
+OLDER_REVISIONS = ["0001", "0002", "0003", "0004"]
 
 
 @pytest.mark.parametrize("revision", OLDER_REVISIONS)
@@ -475,6 +475,53 @@ async def test_active_subscriptions_by_asset_filters_status_kind_and_mutes(store
         "BTC", kind="quarter_end", now=NOW + dt.timedelta(hours=3)
     )
     assert [s.id for s in after_mute] == [btc.id, muted.id]
+
+
+async def test_active_subscriptions_held_in_memory_follow_every_write(store, database_url):
+    """The snapshot a monitor reads is refreshed by writes from this store and from another
+    process (a second Store on the same database), and by nothing else."""
+    other = await Store.open(database_url)
+    try:
+
+        async def seen() -> dict[str, list[tuple[int, tuple[str, ...]]]]:
+            found = await store.active_subscriptions_by_asset(["BTC", "ETH"], now=NOW)
+            return {a: [(s.id, s.alert_kinds) for s in subs] for a, subs in found.items()}
+
+        first = await add(store, "C1", "BTC", kinds="vol")
+        assert await seen() == {"BTC": [(first.id, ("vol",))], "ETH": []}
+        second = await add(other, "C2", "ETH", kinds="drift")
+        assert await seen() == {"BTC": [(first.id, ("vol",))], "ETH": [(second.id, ("drift",))]}
+        assert await store.watched_assets() == {"BTC", "ETH"}
+        await other.update_subscription(first.id, kinds="quarter_end")
+        assert (await seen())["BTC"] == [(first.id, ("quarter_end",))]
+        await other.mark_subscription_broken(first.id, "channel_not_found")
+        assert (await seen())["BTC"] == []
+        await other.add_subscription(
+            platform="slack", workspace="T1", channel="C1", asset="BTC", kinds="vol"
+        )  # watching again revives it
+        assert (await seen())["BTC"] == [(first.id, ("quarter_end",))]
+        await other.mark_channel_broken(platform="slack", workspace="T1", channel="C2", reason="x")
+        assert (await seen())["ETH"] == []
+        await other.remove_subscriptions(platform="slack", workspace="T1", channel="C1")
+        assert await seen() == {"BTC": [], "ETH": []}
+        assert await store.watched_assets() == set()
+        # Mutes are read fresh each time, and expire by the clock alone.
+        await add(other, "C3", "ETH")
+        await other.mute_channel(
+            platform="slack", workspace="T1", channel="C3", until=NOW + dt.timedelta(hours=1)
+        )
+        assert (await seen())["ETH"] == []
+        later = await store.active_subscriptions_for("ETH", now=NOW + dt.timedelta(hours=2))
+        assert [s.channel for s in later] == ["C3"]
+    finally:
+        await other.close()
+
+
+async def test_active_subscription_lists_are_copies(store):
+    await add(store, "C1", "BTC")
+    found = await store.active_subscriptions_for("BTC", now=NOW)
+    found.clear()
+    assert len(await store.active_subscriptions_for("BTC", now=NOW)) == 1
 
 
 async def test_mute_and_unmute_a_channel(store):

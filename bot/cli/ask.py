@@ -11,6 +11,8 @@ from bot.cli.common import (
     parse_date,
     print_json,
     run_with_market,
+    warn_once,
+    with_live_aum,
 )
 
 
@@ -40,6 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from bot.cli.common import load_inputs
+    from bot.reference import leveraged_funds_asked
     from bot.render.answer import render_answer_text
     from flows.errors import InputError
     from flows.questions import answer_question
@@ -50,11 +53,17 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"--as-of {args.as_of} is in the future; today is {today} (UTC)")
     settings, registry, market = load_inputs(args)
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
+    funds = leveraged_funds_asked(args.question, registry)
 
-    answer = run_with_market(
-        market,
-        lambda: answer_question(args.question, market, registry, args.as_of, config, today=today),
-    )
+    async def work():
+        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
+        answer = await answer_question(
+            args.question, market, live_registry, args.as_of, config, today=today
+        )
+        return answer, warnings
+
+    answer, warnings = run_with_market(market, work)
+    warn_once("ask", warnings)
     if args.json:
         print_json(answer.to_json_dict())
     else:

@@ -18,6 +18,7 @@ from bot.cli.common import (
 if TYPE_CHECKING:
     import datetime as dt
 
+    from flows.buybacks import KnownReports
     from flows.results import PeriodEndSizing
 
 
@@ -42,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(with the final-5-session rebalancing window), monthly opex, quad witching, S&P 500 "
         "rebalances, the Russell reconstitution, MSCI reviews, Deribit expiries and the "
         "estimated S&P 500 buyback blackout, on the NYSE calendar. With --source (or --funds), "
-        "the next month- and quarter-end SPY/AGG trades are sized from market data.",
+        "the next month- and quarter-end SPY/AGG trades are sized from market data. With live "
+        "data (--source live, or DATA_SOURCE=live, the default) the blackout is counted from "
+        "the largest S&P 500 companies' earnings dates, cached in the database for a week.",
     )
     parser.add_argument(
         "--from", dest="start", type=parse_date, metavar="DATE", help="YYYY-MM-DD (default: today)"
@@ -74,7 +77,7 @@ def handle(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from bot.render.calendar_text import render_calendar_text
-    from flows.buybacks import blackout_estimate
+    from flows.buybacks import blackout_for
     from flows.flow_calendar import flow_calendar, validate_kinds
 
     start = args.start or dt.datetime.now(dt.UTC).date()
@@ -84,11 +87,15 @@ def handle(args: argparse.Namespace) -> int:
     sample = False
     if (args.source or args.funds) and {"month_end", "quarter_end"} & set(kinds):
         sizing, sample = _sizing(args, start)
+    # Built first without earnings dates: a bad range fails before anything is fetched.
     events = flow_calendar(start, end, kinds, sizing)
+    known = _known_reports(args) if "buyback_blackout" in kinds else None
+    if known is not None:
+        events = flow_calendar(start, end, kinds, sizing, known)
     if args.json:
         print_json([event.to_json_dict() for event in events])
     else:
-        blackout = blackout_estimate(start) if "buyback_blackout" in kinds else None
+        blackout = blackout_for(start, known) if "buyback_blackout" in kinds else None
         text = render_calendar_text(
             events, start, args.days, blackout=blackout, sized=sizing is not None, sample=sample
         )
@@ -110,3 +117,34 @@ def _sizing(args: argparse.Namespace, start: dt.date) -> tuple[list[PeriodEndSiz
             start, market, registry, source_label(market), settings.neutral_band_pct_adv
         ),
     ), market.is_sample
+
+
+def _known_reports(args: argparse.Namespace) -> KnownReports | None:
+    """The largest S&P 500 companies' earnings dates when the data source is live (cached in the
+    database, refetched weekly); None — the rule of thumb — for sample or CSV data, or when
+    nothing could be had. A failure is one warning line, never the command."""
+    import asyncio
+
+    from bot.cli.common import progress, quiet_provider_logs, warn_once
+    from bot.reference import open_reference
+    from bot.settings import get_settings
+    from flows.marketdata import open_source
+
+    settings = get_settings()
+    if (args.source or settings.data_source).strip() != "live":
+        return None
+    source = open_source("live", crypto_exchange=settings.crypto_exchange)
+    quiet_provider_logs()
+
+    async def main() -> tuple[KnownReports | None, list[str]]:
+        try:
+            async with open_reference(settings.database_url, source, on_fetch=progress) as data:
+                return await data.known_reports(), data.warnings
+        finally:
+            await source.close()
+
+    known, warnings = asyncio.run(main())
+    if known is None and not warnings:
+        warnings = ["no earnings dates available; buyback blackout from the rule of thumb"]
+    warn_once("calendar", warnings)
+    return known

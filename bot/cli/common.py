@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -72,6 +73,40 @@ def run_with_market(market, work: Callable[[], Awaitable[T]]) -> T:
             await market.close()
 
     return asyncio.run(main())
+
+
+def warn_once(command: str, warnings: Sequence[str]) -> None:
+    """At most one line on stderr however many reference fetches failed; the output's basis
+    says what was used instead."""
+    if warnings:
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        print(f"flows-bot {command}: warning: {warnings[0]}{more}", file=sys.stderr)
+
+
+def progress(text: str) -> None:
+    """A note before a slow fetch, for a person at a terminal only (never into a pipe)."""
+    if sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)
+
+
+def quiet_provider_logs() -> None:
+    # yfinance and the reference refresher log each problem at WARNING, which a command without
+    # logging set up prints through Python's last-resort handler; `warn_once` says it once.
+    for name in ("yfinance", "bot.reference"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+async def with_live_aum(settings, market, registry, funds: Iterable[Any]) -> tuple[Any, list[str]]:
+    """`registry` with live AUM for the listed leveraged `funds` when the market's source is
+    live (cached in the database for a day), and any warnings; unchanged otherwise."""
+    from bot.reference import live_reference_source, open_reference
+
+    funds = list(funds)
+    if not funds or live_reference_source(market.source) is None:
+        return registry, []
+    quiet_provider_logs()
+    async with open_reference(settings.database_url, market.source) as reference:
+        return await reference.registry_with_live_aum(registry, funds), reference.warnings
 
 
 def print_json(payload: Any) -> None:

@@ -10,6 +10,8 @@ from bot.cli.common import (
     parse_date,
     print_json,
     run_with_market,
+    warn_once,
+    with_live_aum,
 )
 
 
@@ -62,16 +64,19 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.move is not None:
         validate_move(args.move)
-    _settings, registry, market = load_inputs(args)
+    settings, registry, market = load_inputs(args)
     # Fail on an uncovered underlying before any data is fetched.
-    funds_on(args.underlying, registry)
+    funds = funds_on(args.underlying, registry)
 
-    estimate = run_with_market(
-        market,
-        lambda: build_letf(
-            args.underlying, market, registry, args.as_of, args.move, source_label(market)
-        ),
-    )
+    async def work():
+        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
+        estimate = await build_letf(
+            args.underlying, market, live_registry, args.as_of, args.move, source_label(market)
+        )
+        return estimate, warnings
+
+    estimate, warnings = run_with_market(market, work)
+    warn_once("letf", warnings)
     if args.json:
         print_json(estimate.to_json_dict())
     else:

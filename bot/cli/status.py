@@ -10,6 +10,8 @@ from bot.cli.common import (
     parse_date,
     print_json,
     run_with_market,
+    warn_once,
+    with_live_aum,
 )
 
 
@@ -32,14 +34,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from bot.cli.common import load_inputs
     from bot.render.status_text import render_status_text
-    from flows.status import AnalyticsConfig, build_status
+    from flows.status import AnalyticsConfig, build_status, resolve_asset
 
     settings, registry, market = load_inputs(args)
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
 
-    report = run_with_market(
-        market, lambda: build_status(args.asset, market, registry, args.as_of, config)
-    )
+    async def work():
+        funds = registry.leveraged_on(resolve_asset(args.asset, registry).symbol)
+        # The status's `leveraged` part reads each fund's AUM from the registry it is given.
+        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
+        return await build_status(args.asset, market, live_registry, args.as_of, config), warnings
+
+    report, warnings = run_with_market(market, work)
+    warn_once("status", warnings)
     if args.json:
         print_json(report.to_json_dict())
     else:

@@ -242,7 +242,7 @@ class CommandService:
             report = await build_status(
                 command.asset,
                 market,
-                self.registry,
+                await self._live_registry(market),
                 None,
                 AnalyticsConfig(neutral_band_pct_adv=self.settings.neutral_band_pct_adv),
             )
@@ -250,6 +250,15 @@ class CommandService:
         finally:
             await market.close()
         return status_message(report, chart)
+
+    def _reference(self, market: MarketData):
+        """Earnings dates and live fund AUM, through the store's cache (live data only)."""
+        from bot.reference import ReferenceData
+
+        return ReferenceData.for_store(self.store, market.source, self.clock)
+
+    async def _live_registry(self, market: MarketData) -> FundRegistry:
+        return await self._reference(market).registry_with_live_aum(self.registry)
 
     async def _status_chart(self, report, market: MarketData, draw) -> Path | None:
         funds = self.registry.holding(report.asset)
@@ -271,11 +280,19 @@ class CommandService:
 
     async def _cmd_calendar(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.render.calendar_text import render_calendar_text
+        from flows.buybacks import blackout_for
         from flows.flow_calendar import flow_calendar
 
         start = self.clock().date()
-        events = flow_calendar(start, start + dt.timedelta(days=(command.days or 30) - 1))
-        text = render_calendar_text(events, start, command.days or 30)
+        market = self.market_factory()
+        try:
+            known = await self._reference(market).known_reports()
+        finally:
+            await market.close()
+        end = start + dt.timedelta(days=(command.days or 30) - 1)
+        events = flow_calendar(start, end, known_reports=known)
+        blackout = blackout_for(start, known)
+        text = render_calendar_text(events, start, command.days or 30, blackout=blackout)
         title, _, body = text.partition("\n")
         return Message(title=title, summary=f"{len(events)} event(s)", body=body)
 
@@ -285,9 +302,15 @@ class CommandService:
             from flows.questions import answer_question
         except ImportError:
             return error_message("Questions are not available in this build yet.")
+        from bot.reference import leveraged_funds_asked
+
         market = self.market_factory()
         try:
-            answer = await answer_question(command.text, market, self.registry)
+            registry = self.registry
+            funds = leveraged_funds_asked(command.text, registry)
+            if funds:
+                registry = await self._reference(market).registry_with_live_aum(registry, funds)
+            answer = await answer_question(command.text, market, registry)
         finally:
             await market.close()
         return answer_message(answer)

@@ -13,6 +13,7 @@ from bot.messages import Message, MessageField
 from bot.monitors.evaluate import AlertEvent
 from bot.render.numbers import pct, pct_points, trade, usd
 from flows.assets import AssetClass, asset_class_of
+from flows.buybacks import KnownReports
 from flows.flow_calendar import events_needing_heads_up, weekly_digest
 from flows.leveraged import letf_alert_check
 from flows.results import FlowEvent, LeveragedEstimate
@@ -108,12 +109,15 @@ def _event_line(event: FlowEvent) -> str:
     return f"{event.date:%a %b %d}  {event.kind:<22} {event.name}{timing}{sized}"
 
 
-def calendar_events(asset: str, today: dt.date) -> list[AlertEvent]:
-    """Monday's weekly digest and the heads-up the session before each relevant event."""
+def calendar_events(
+    asset: str, today: dt.date, known_reports: KnownReports | None = None
+) -> list[AlertEvent]:
+    """Monday's weekly digest and the heads-up the session before each relevant event;
+    `known_reports` (earnings dates) dates the buyback-blackout milestones it covers."""
     kinds = relevant_kinds(asset)
     alerts: list[AlertEvent] = []
     if today.weekday() == DIGEST_WEEKDAY:
-        week = weekly_digest(today, kinds)
+        week = weekly_digest(today, kinds, known_reports=known_reports)
         iso_year, iso_week, _ = today.isocalendar()
         body = (
             "\n".join(_event_line(event) for event in week) or "no scheduled flow events this week"
@@ -128,7 +132,7 @@ def calendar_events(asset: str, today: dt.date) -> list[AlertEvent]:
                 body=body,
             )
         )
-    for event in _relevant(events_needing_heads_up(today, kinds)):
+    for event in _relevant(events_needing_heads_up(today, kinds, known_reports=known_reports)):
         alerts.append(
             _calendar_alert(
                 asset,

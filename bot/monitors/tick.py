@@ -118,6 +118,11 @@ async def run_tick(
             frames[symbol] = frame
 
     kinds_states = {kind: await store.get_states(kind, assets) for kind in MONITORS}
+    known_reports = None
+    if any("calendar" in s.alert_kinds for subs in by_asset.values() for s in subs):
+        from bot.reference import tick_known_reports
+
+        known_reports = await tick_known_reports(store, market.source)
     label = source_label(market)
     new_alerts: list[NewAlert] = []
     new_states: dict[tuple[str, str], dict] = {}
@@ -147,7 +152,7 @@ async def run_tick(
             if new_state != states[kind]:
                 new_states[(kind, symbol)] = new_state
         if any("calendar" in subscription.alert_kinds for subscription in subscriptions):
-            events.extend(calendar_events(symbol, as_of))
+            events.extend(calendar_events(symbol, as_of, known_reports))
         for event in events:
             alert = await _new_alert(event, subscriptions, settings, frames, registry, charts)
             if alert is not None:

@@ -31,10 +31,18 @@ def render_calendar_text(
     lines.append(f"Flow calendar {start} → {last} (NYSE sessions)")
     if blackout is not None:
         season = f"{blackout.quarter} earnings season, " if blackout.share > 0 else ""
-        lines.append(
-            f"Buyback blackout on {blackout.day}: est. {pct(blackout.share, 0)} of S&P 500 "
-            f"companies ({season}{blackout.method.replace('_', ' ')})"
+        # Counted from dates, the share is of the sampled companies, not the whole index.
+        whom = (
+            f"{blackout.companies} large S&P 500 companies"
+            if blackout.method == "earnings_dates"
+            else "S&P 500 companies"
         )
+        lines.append(
+            f"Buyback blackout on {blackout.day}: est. {pct(blackout.share, 0)} of {whom} "
+            f"({season}{blackout.method.replace('_', ' ')})"
+        )
+        if not any(event.basis == blackout.basis for event in events):
+            lines.append(f"  basis: {blackout.basis}")
     lines.append("")
     if not events:
         lines.append("  no events in this range")

@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 import importlib
 import math
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -78,6 +79,14 @@ _YAHOO_CONCURRENCY = 4
 YahooHistory = Callable[[str, dt.date, dt.date], pd.DataFrame]
 """(Yahoo ticker, start, end exclusive) -> yfinance's raw daily frame."""
 YahooInfo = Callable[[str], Mapping[str, Any]]
+YahooEarnings = Callable[[str], Any]
+"""Yahoo ticker -> yfinance's earnings-dates frame (indexed by report time), or None."""
+
+EARNINGS_DATES_LIMIT = 12
+"""Rows asked of Yahoo's earnings calendar: the next reports and about two years back."""
+EARNINGS_YEARS_BACK = 10
+EARNINGS_YEARS_AHEAD = 2
+"""Report dates outside this many years around today are not plausible: dropped as garbage."""
 
 
 def crypto_market(exchange_id: str, symbol: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -127,6 +136,9 @@ def configure_yfinance(yf: Any) -> None:
     debug = getattr(config, "debug", None)
     if debug is not None:
         debug.hide_exceptions = False
+    # yfinance turns its own DeprecationWarnings on at import (pandas 3 deprecations inside
+    # yfinance that nobody here can act on); they would print through every CLI command.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"^yfinance")
 
 
 def _yahoo_history(ticker: str, start: dt.date, end_exclusive: dt.date) -> pd.DataFrame:
@@ -157,6 +169,13 @@ def _yahoo_info(ticker: str) -> Mapping[str, Any]:
     return yf.Ticker(ticker).info
 
 
+def _yahoo_earnings_dates(ticker: str) -> Any:
+    import yfinance as yf
+
+    configure_yfinance(yf)
+    return yf.Ticker(ticker).get_earnings_dates(limit=EARNINGS_DATES_LIMIT)
+
+
 class LiveSource:
     """Live daily bars: ccxt for crypto, yfinance for everything else.
 
@@ -180,6 +199,7 @@ class LiveSource:
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         yf_history: YahooHistory | None = None,
         yf_info: YahooInfo | None = None,
+        yf_earnings: YahooEarnings | None = None,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         """
@@ -191,7 +211,8 @@ class LiveSource:
         exchange_config: extra ccxt constructor options (e.g. `{"enableRateLimit": False}`).
         page_limit: candles asked per `fetch_ohlcv` call (default: the exchange's own maximum).
         retry_delays: seconds before each retry of a network error or rate limit.
-        yf_history / yf_info: the yfinance calls (defaults: `Ticker.history` and `Ticker.info`).
+        yf_history / yf_info / yf_earnings: the yfinance calls (defaults: `Ticker.history`,
+            `Ticker.info` and `Ticker.get_earnings_dates`).
         clock: the current time, timezone-aware (default: now, UTC).
         """
         self.crypto_exchange = crypto_exchange.strip().lower()
@@ -206,6 +227,7 @@ class LiveSource:
         self._retry_delays = tuple(retry_delays)
         self._yf_history: YahooHistory = yf_history or _yahoo_history
         self._yf_info: YahooInfo = yf_info or _yahoo_info
+        self._yf_earnings: YahooEarnings = yf_earnings or _yahoo_earnings_dates
         self._clock = clock or _utc_now
         self._exchange: Any = None
         self._yahoo_slots = asyncio.Semaphore(_YAHOO_CONCURRENCY)
@@ -245,6 +267,42 @@ class LiveSource:
             return None
         value = float(value)
         return value if math.isfinite(value) and value > 0 else None
+
+    async def earnings_dates(self, ticker: str) -> list[dt.date]:
+        """A company's report dates, past and upcoming, sorted, from Yahoo's earnings calendar
+        (upcoming ones may be Yahoo's own estimates until the company confirms them).
+
+        Raises MarketDataError when Yahoo fails or lists no plausible date.
+        """
+        yahoo = yahoo_ticker(ticker, self.yahoo_tickers)
+        attempts = len(self._retry_delays) + 1
+        for attempt in range(attempts):
+            try:
+                async with self._yahoo_slots:
+                    raw = await asyncio.to_thread(self._yf_earnings, yahoo)
+                break
+            except Exception as exc:
+                reason = _yahoo_failure(yahoo, exc)[1]
+                # Only a rate limit is worth waiting for: a network error fails at once, since
+                # the callers fall back to their cache and a weekly refresh tries again.
+                if _is_rate_limit(exc) and attempt + 1 < attempts:
+                    await asyncio.sleep(self._retry_delays[attempt])
+                    continue
+                raise MarketDataError(ticker, self.name, f"{reason} (earnings dates)") from exc
+        today = self._clock().astimezone(NEW_YORK).date()
+        dates = [
+            day
+            for day in _report_dates(raw)
+            if today.year - EARNINGS_YEARS_BACK <= day.year <= today.year + EARNINGS_YEARS_AHEAD
+        ]
+        if not dates:
+            raise MarketDataError(
+                ticker,
+                self.name,
+                f"Yahoo Finance lists no earnings dates for {yahoo} (not a listed company, or "
+                "Yahoo failed without saying so)",
+            )
+        return dates
 
     async def latest_price(self, symbol: str) -> float | None:
         """The last traded price now (intraday), for estimates "so far" before the close;
@@ -523,6 +581,34 @@ def _normalize_yahoo(raw: pd.DataFrame | None) -> pd.DataFrame:
     frame.index = index.normalize().rename("date")
     present = [c for c in columns if c in frame.columns]
     return frame[present].sort_index()
+
+
+def _report_dates(raw: Any) -> list[dt.date]:
+    """The report days in yfinance's earnings-dates frame (its index, report times in New York
+    time; older versions had an `Earnings Date` column), sorted; [] for None or garbage."""
+    if not isinstance(raw, pd.DataFrame) or raw.empty:
+        return []
+    values = raw["Earnings Date"] if "Earnings Date" in raw.columns else raw.index
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce", format="mixed"))
+    except (TypeError, ValueError):
+        try:  # offsets that differ (EST and EDT) in text need a common zone first
+            stamps = pd.DatetimeIndex(
+                pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+            )
+        except (TypeError, ValueError):
+            return []
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert(NEW_YORK)  # the company's report day, not UTC's
+    return sorted({stamp.date() for stamp in stamps if not pd.isna(stamp)})
+
+
+def _is_rate_limit(exc: Exception) -> bool:
+    try:
+        from yfinance.exceptions import YFRateLimitError
+    except ImportError:  # pragma: no cover - yfinance is a dependency
+        return False
+    return isinstance(exc, YFRateLimitError)
 
 
 def _yahoo_failure(ticker: str, exc: Exception) -> tuple[bool, str]:
