@@ -72,6 +72,12 @@ def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return _session_slice(start, end).astype(object).tolist()
 
 
+def session_days(start: dt.date, end: dt.date) -> np.ndarray:
+    """The sessions from start to end, both inclusive, as datetime64[D] values (a read-only view:
+    the cheapest form for comparing against a frame's index)."""
+    return _session_slice(start, end)
+
+
 def sessions_index(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
     """The same sessions as a DatetimeIndex (for aligning frames, without per-day objects)."""
     return pd.DatetimeIndex(_session_slice(start, end).astype("datetime64[ns]"))

@@ -98,18 +98,19 @@ def validate_bars(
 
 
 def _check_gaps(index: pd.DatetimeIndex, symbol: str, source: str) -> None:
-    first, last = index[0].date(), index[-1].date()
+    days = index.values.astype("datetime64[D]")
+    first, last = days[0], days[-1]
     if is_crypto(symbol):
-        expected = pd.date_range(first, last, freq="D")
+        expected = np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
     else:
-        expected = calendar.sessions_index(first, last)
-    if len(expected) == len(index) and np.array_equal(expected.asi8, index.asi8):
+        expected = calendar.session_days(first.astype(dt.date), last.astype(dt.date))
+    if np.array_equal(expected, days):
         return
-    missing = expected.difference(index)
+    missing = np.setdiff1d(expected, days)
     if len(missing):
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise MarketDataError(
-            symbol, source, f"gap in the data: no bar for {missing[0].date()}{more}"
+            symbol, source, f"gap in the data: no bar for {missing[0].astype(dt.date)}{more}"
         )
 
 
