@@ -347,7 +347,8 @@ class Store:
         include_muted: bool = False,
         now: dt.datetime | None = None,
     ) -> dict[str, list[ActiveSubscription]]:
-        """Active subscriptions of many assets in one query: {asset: [subscription, …]}.
+        """Active subscriptions of many assets: {asset: [subscription, …]}, from the in-memory
+        snapshot (see `_active_snapshot`) plus one query for the channels muted now.
 
         Every requested asset is a key (with an empty list when nobody watches it). Channels muted
         at `now` are left out unless `include_muted`. Within an asset, oldest subscription first.
