@@ -5,7 +5,9 @@ recorded reference answers, so nothing reaches the network."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import pandas as pd
 
@@ -66,22 +68,32 @@ def live_app(settings, store, adapter, source: LiveLike, now: dt.datetime) -> Bo
     )
 
 
+@contextlib.asynccontextmanager
+async def running_app(
+    tmp_path, now: dt.datetime, **settings_overrides
+) -> AsyncIterator[tuple[BotApp, RecordingAdapter, LiveLike]]:
+    """A started bot on the live stand-in, its console-like adapter and the source."""
+    settings = sample_settings(tmp_path, data_source="live", **settings_overrides)
+    store = await Store.open(settings.database_url)
+    source = LiveLike()
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = live_app(settings, store, adapter, source, now)
+    await app.start_adapters()
+    try:
+        yield app, adapter, source
+    finally:
+        await store.close()
+
+
 def _big_move_session() -> dt.date:
     closes = sample_bars("QQQ", TODAY)["close"].loc["2026-01-01":]
     return closes.pct_change().dropna().abs().idxmax().date()
 
 
 async def test_letf_monitor_sizes_funds_from_live_aum_fetched_once_a_day(tmp_path) -> None:
-    settings = sample_settings(tmp_path, data_source="live", letf_threshold_usd=1.0e8)
-    store = await Store.open(settings.database_url)
-    source = LiveLike()
-    platform = RecordingPlatform()
-    adapter = RecordingAdapter(platform)
-    now = dt.datetime(2026, 11, 20, 20, 0, tzinfo=dt.UTC)
-    app = live_app(settings, store, adapter, source, now)
-    await app.start_adapters()
     big = _big_move_session()
-    try:
+    now = dt.datetime(2026, 11, 20, 20, 0, tzinfo=dt.UTC)
+    async with running_app(tmp_path, now, letf_threshold_usd=1.0e8) as (app, adapter, source):
         await adapter.command("watch QQQ letf")
         result = await app.letf_tick(big)
         [event] = result.alerts
@@ -95,18 +107,11 @@ async def test_letf_monitor_sizes_funds_from_live_aum_fetched_once_a_day(tmp_pat
         source.calls.clear()
         await app.letf_tick(big)  # the same day: fetched AUM from the cache
         assert source.calls and not {"TQQQ", "SQQQ", "QLD"} & set(source.calls)
-    finally:
-        await store.close()
 
 
 async def test_status_command_uses_live_aum_for_the_leveraged_part(tmp_path) -> None:
-    settings = sample_settings(tmp_path, data_source="live")
-    store = await Store.open(settings.database_url)
-    source = LiveLike()
-    adapter = RecordingAdapter(RecordingPlatform())
-    app = live_app(settings, store, adapter, source, dt.datetime(2026, 11, 20, 20, tzinfo=dt.UTC))
-    await app.start_adapters()
-    try:
+    now = dt.datetime(2026, 11, 20, 20, tzinfo=dt.UTC)
+    async with running_app(tmp_path, now) as (_, adapter, _):
         message = await adapter.command("status QQQ")
         field = next(f for f in message.fields if f.label == "Leveraged ETFs at the close")
         closes = sample_bars("QQQ", TODAY)["close"]
@@ -114,18 +119,11 @@ async def test_status_command_uses_live_aum_for_the_leveraged_part(tmp_path) -> 
         figures = {t: (aum, "Yahoo", TODAY) for t, aum in LIVE_AUM.items()}
         expected = estimate_letf("QQQ", move, with_aum(load_registry(), figures), None)
         assert field.value.startswith(trade(expected.trade_usd, expected.direction))
-    finally:
-        await store.close()
 
 
 async def test_calendar_command_counts_the_blackout_from_earnings_dates(tmp_path) -> None:
-    settings = sample_settings(tmp_path, data_source="live")
-    store = await Store.open(settings.database_url)
-    source = LiveLike()
-    adapter = RecordingAdapter(RecordingPlatform())
-    app = live_app(settings, store, adapter, source, dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC))
-    await app.start_adapters()
-    try:
+    now = dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC)
+    async with running_app(tmp_path, now) as (_, adapter, source):
         message = await adapter.command("calendar 30")
         assert "est. 64% of 100 large S&P 500 companies" in message.body
         assert "earnings dates)" in message.body
@@ -133,8 +131,6 @@ async def test_calendar_command_counts_the_blackout_from_earnings_dates(tmp_path
         source.calls.clear()
         await adapter.command("calendar 30")
         assert source.calls == []  # cached for a week
-    finally:
-        await store.close()
 
 
 def test_calendar_digest_takes_blackout_milestones_from_earnings_dates() -> None:
@@ -158,17 +154,9 @@ def test_calendar_digest_takes_blackout_milestones_from_earnings_dates() -> None
 
 
 async def test_tick_digest_counts_the_blackout_from_earnings_dates(tmp_path) -> None:
-    settings = sample_settings(tmp_path, data_source="live")
-    store = await Store.open(settings.database_url)
-    adapter = RecordingAdapter(RecordingPlatform())
-    app = live_app(
-        settings, store, adapter, LiveLike(), dt.datetime(2026, 10, 26, 12, tzinfo=dt.UTC)
-    )
-    await app.start_adapters()
-    try:
+    now = dt.datetime(2026, 10, 26, 12, tzinfo=dt.UTC)
+    async with running_app(tmp_path, now) as (app, adapter, _):
         await adapter.command("watch SPY calendar")
         result = await app.tick(dt.date(2026, 10, 26))
         [digest] = [event for event in result.alerts if "digest" in event.key]
         assert "est. 40% still in" in digest.message.body
-    finally:
-        await store.close()
