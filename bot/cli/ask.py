@@ -9,10 +9,8 @@ from bot.cli.common import (
     add_json_option,
     add_source_options,
     parse_date,
-    print_json,
-    run_with_market,
-    warn_once,
-    with_live_aum,
+    print_result,
+    run_with_live_aum,
 )
 
 
@@ -55,17 +53,15 @@ def handle(args: argparse.Namespace) -> int:
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
     funds = leveraged_funds_asked(args.question, registry)
 
-    async def work():
-        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
-        answer = await answer_question(
+    answer = run_with_live_aum(
+        "ask",
+        settings,
+        market,
+        registry,
+        funds,
+        lambda live_registry: answer_question(
             args.question, market, live_registry, args.as_of, config, today=today
-        )
-        return answer, warnings
-
-    answer, warnings = run_with_market(market, work)
-    warn_once("ask", warnings)
-    if args.json:
-        print_json(answer.to_json_dict())
-    else:
-        print(render_answer_text(answer))
+        ),
+    )
+    print_result(args, answer, render_answer_text)
     return 0

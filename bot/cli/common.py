@@ -109,6 +109,34 @@ async def with_live_aum(settings, market, registry, funds: Iterable[Any]) -> tup
         return await reference.registry_with_live_aum(registry, funds), reference.warnings
 
 
+def run_with_live_aum(
+    command: str,
+    settings,
+    market,
+    registry,
+    funds: Iterable[Any],
+    compute: Callable[[Any], Awaitable[T]],
+) -> T:
+    """`compute(registry)` on a fresh event loop, the registry carrying live AUM for the listed
+    leveraged `funds` when the data is live; a failed AUM fetch costs one warning line."""
+
+    async def work() -> tuple[T, list[str]]:
+        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
+        return await compute(live_registry), warnings
+
+    result, warnings = run_with_market(market, work)
+    warn_once(command, warnings)
+    return result
+
+
+def print_result(args: argparse.Namespace, result: Any, render_text: Callable[[Any], str]) -> None:
+    """A result as `--json` asked: its JSON contract, else the text rendering."""
+    if args.json:
+        print_json(result.to_json_dict())
+    else:
+        print(render_text(result))
+
+
 def print_json(payload: Any) -> None:
     json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

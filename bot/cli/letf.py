@@ -8,10 +8,8 @@ from bot.cli.common import (
     add_json_option,
     add_source_options,
     parse_date,
-    print_json,
-    run_with_market,
-    warn_once,
-    with_live_aum,
+    print_result,
+    run_with_live_aum,
 )
 
 
@@ -68,17 +66,15 @@ def handle(args: argparse.Namespace) -> int:
     # Fail on an uncovered underlying before any data is fetched.
     funds = funds_on(args.underlying, registry)
 
-    async def work():
-        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
-        estimate = await build_letf(
+    estimate = run_with_live_aum(
+        "letf",
+        settings,
+        market,
+        registry,
+        funds,
+        lambda live_registry: build_letf(
             args.underlying, market, live_registry, args.as_of, args.move, source_label(market)
-        )
-        return estimate, warnings
-
-    estimate, warnings = run_with_market(market, work)
-    warn_once("letf", warnings)
-    if args.json:
-        print_json(estimate.to_json_dict())
-    else:
-        print(render_letf_text(estimate))
+        ),
+    )
+    print_result(args, estimate, render_letf_text)
     return 0

@@ -8,10 +8,8 @@ from bot.cli.common import (
     add_json_option,
     add_source_options,
     parse_date,
-    print_json,
-    run_with_market,
-    warn_once,
-    with_live_aum,
+    print_result,
+    run_with_live_aum,
 )
 
 
@@ -39,16 +37,15 @@ def handle(args: argparse.Namespace) -> int:
     settings, registry, market = load_inputs(args)
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
 
-    async def work():
-        funds = registry.leveraged_on(resolve_asset(args.asset, registry).symbol)
-        # The status's `leveraged` part reads each fund's AUM from the registry it is given.
-        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
-        return await build_status(args.asset, market, live_registry, args.as_of, config), warnings
-
-    report, warnings = run_with_market(market, work)
-    warn_once("status", warnings)
-    if args.json:
-        print_json(report.to_json_dict())
-    else:
-        print(render_status_text(report))
+    # The status's `leveraged` part reads each fund's AUM from the registry it is given.
+    funds = registry.leveraged_on(resolve_asset(args.asset, registry).symbol)
+    report = run_with_live_aum(
+        "status",
+        settings,
+        market,
+        registry,
+        funds,
+        lambda live_registry: build_status(args.asset, market, live_registry, args.as_of, config),
+    )
+    print_result(args, report, render_status_text)
     return 0
