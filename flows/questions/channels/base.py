@@ -7,7 +7,7 @@ window. New flow models plug in by registering a channel; the engine and rendere
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,8 +16,10 @@ import pandas as pd
 from flows.assets import Asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
-from flows.questions.results import ChannelFlow
+from flows.questions.results import ChannelFlow, FundFlow
 from flows.questions.windows import ResolvedWindow
+from flows.rebalance import direction_of
+from flows.results import WhatIf
 from flows.status import AnalyticsConfig
 
 
@@ -86,3 +88,60 @@ def require_history(closes: pd.Series, symbol: str, day: dt.date, why: str) -> N
     first = closes.index[0].date()
     if first > day:
         raise OutsideDataError(f"{symbol} data starts {first}, after {why} {day}")
+
+
+def not_sized(
+    channel: Channel,
+    note: str,
+    *,
+    projected: bool = False,
+    funds: Sequence[FundFlow] = (),
+    **details: object,
+) -> ChannelFlow:
+    """A channel's answer without a trade: no fund makes the flow, or it depends on moves still
+    to come (`note` says which)."""
+    return ChannelFlow(
+        source=channel.name,
+        label=channel.label,
+        trade_usd=None,
+        direction=None,
+        projected=projected,
+        funds=list(funds),
+        note=note,
+        **details,
+    )
+
+
+def sized(
+    channel: Channel,
+    trade_usd: float,
+    neutral_band_usd: float,
+    *,
+    funds: Sequence[FundFlow],
+    projected: bool = False,
+    **details: object,
+) -> ChannelFlow:
+    """A channel's answer with its trade, the direction read against the neutral band."""
+    return ChannelFlow(
+        source=channel.name,
+        label=channel.label,
+        trade_usd=trade_usd,
+        direction=direction_of(trade_usd, neutral_band_usd),
+        projected=projected,
+        funds=list(funds),
+        **details,
+    )
+
+
+def what_ifs(
+    moves: Iterable[float], trades_usd: Iterable[float], neutral_band_usd: float
+) -> list[WhatIf]:
+    """What-if rows: the trade for each move, with its direction against the neutral band."""
+    return [
+        WhatIf(
+            move=float(move),
+            trade_usd=float(trade),
+            direction=direction_of(float(trade), neutral_band_usd),
+        )
+        for move, trade in zip(moves, trades_usd, strict=True)
+    ]

@@ -15,13 +15,15 @@ from flows.leveraged import fund_trade_usd, rebalance_multiplier, sensitivity_us
 from flows.questions.channels.base import (
     ChannelInput,
     closes_through,
+    not_sized,
     register_channel,
     require_history,
+    sized,
+    what_ifs,
 )
 from flows.questions.results import ChannelFlow, LeveragedFundFlow
 from flows.questions.wording import usd
-from flows.rebalance import direction_of, price_on_or_before
-from flows.results import WhatIf
+from flows.rebalance import price_on_or_before
 
 
 class LeveragedChannel:
@@ -38,36 +40,19 @@ class LeveragedChannel:
         asset, window, as_of = inputs.asset.symbol, inputs.window, inputs.as_of
         funds = inputs.registry.leveraged_on(asset)
         if not funds:
-            return ChannelFlow(
-                source=self.name,
-                label=self.label,
-                trade_usd=None,
-                direction=None,
-                projected=False,
-                funds=[],
-                note=f"no leveraged or inverse ETF in the registry is on {asset}",
-            )
+            return not_sized(self, f"no leveraged or inverse ETF in the registry is on {asset}")
         band = inputs.neutral_band_usd
         if window.end > as_of:
             sensitivity = sensitivity_usd(funds)
-            return ChannelFlow(
-                source=self.name,
-                label=self.label,
-                trade_usd=None,
-                direction=None,
-                projected=True,
-                funds=[self._flow(fund, None, None) for fund in funds],
-                what_if=[
-                    WhatIf(
-                        move=move,
-                        trade_usd=sensitivity * move,
-                        direction=direction_of(sensitivity * move, band),
-                    )
-                    for move in inputs.config.what_if_moves
-                ],
-                note=f"not sized: they trade each session's move into the close, and the window "
+            moves = inputs.config.what_if_moves
+            return not_sized(
+                self,
+                f"not sized: they trade each session's move into the close, and the window "
                 f"ends {window.end}, after as-of {as_of}; per 1% move of {asset} they trade "
                 f"{usd(sensitivity * 0.01)} in its direction",
+                projected=True,
+                funds=[self._flow(fund, None, None) for fund in funds],
+                what_if=what_ifs(moves, [sensitivity * move for move in moves], band),
             )
         closes = closes_through(inputs.frames, asset)
         before = previous_session(window.start)
@@ -81,14 +66,7 @@ class LeveragedChannel:
         total_move = sum(moves)
         flows = [self._flow(fund, total_move, before) for fund in funds]
         total = float(sum(flow.trade_usd or 0.0 for flow in flows))
-        return ChannelFlow(
-            source=self.name,
-            label=self.label,
-            trade_usd=total,
-            direction=direction_of(total, band),
-            projected=False,
-            funds=flows,
-        )
+        return sized(self, total, band, funds=flows)
 
     @staticmethod
     def _flow(

@@ -19,13 +19,15 @@ from flows.funds import FundRegistry, RebalancingFund
 from flows.questions.channels.base import (
     ChannelInput,
     closes_through,
+    not_sized,
     register_channel,
     require_history,
+    sized,
+    what_ifs,
 )
 from flows.questions.results import ChannelFlow, Drift, RebalanceFundFlow
 from flows.questions.wording import side
-from flows.rebalance import direction_of, drifted_weights, price_on_or_before, rebalance_trades
-from flows.results import WhatIf
+from flows.rebalance import drifted_weights, price_on_or_before, rebalance_trades
 
 
 class RebalancingChannel:
@@ -69,41 +71,26 @@ class RebalancingChannel:
                 else:
                     scenario += flow.trade_usd
         if not funds:
-            return ChannelFlow(
-                source=self.name,
-                label=self.label,
-                trade_usd=None,
-                direction=None,
-                projected=False,
-                funds=[],
-                note=f"no fixed-weight fund in the registry holds {asset}",
-            )
+            return not_sized(self, f"no fixed-weight fund in the registry holds {asset}")
         projected = any(flow.projected for flow in flows)
         band = inputs.neutral_band_usd
-        what_if = [
-            WhatIf(move=float(m), trade_usd=float(v), direction=direction_of(float(v), band))
-            for m, v in zip(moves, scenario, strict=True)
-        ]
+        what_if = what_ifs(moves, scenario, band)
         if flows and all(f.projected and f.base_date > as_of for f in flows):
             # Every rebalance in the window measures drift from a later rebalance: flat prices
             # would say "no trade", but that zero carries no information about the window.
-            return ChannelFlow(
-                source=self.name,
-                label=self.label,
-                trade_usd=None,
-                direction=None,
+            return not_sized(
+                self,
+                self._pending_note(funds, asset, inputs),
                 projected=True,
                 funds=flows,
                 idle_funds=idle,
                 what_if=what_if,
-                note=self._pending_note(funds, asset, inputs),
             )
         total = float(sum(flow.trade_usd for flow in flows))
-        return ChannelFlow(
-            source=self.name,
-            label=self.label,
-            trade_usd=total,
-            direction=direction_of(total, band),
+        return sized(
+            self,
+            total,
+            band,
             projected=projected,
             funds=flows,
             idle_funds=idle,

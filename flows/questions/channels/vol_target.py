@@ -17,11 +17,12 @@ from flows.questions.channels.base import (
     ChannelInput,
     OutsideDataError,
     closes_through,
+    not_sized,
     register_channel,
+    sized,
+    what_ifs,
 )
 from flows.questions.results import ChannelFlow, VolTargetFundFlow
-from flows.rebalance import direction_of
-from flows.results import WhatIf
 from flows.volatility import exposure_for, realized_vol_series
 
 MAX_VOL_STALENESS_DAYS = 5
@@ -39,6 +40,35 @@ def _vol_at(vols: pd.Series, day: dt.date, asset: str) -> tuple[float, dt.date]:
     return float(known.iloc[-1]), known.index[-1].date()
 
 
+def _fund_flow(
+    entry: VolTargetFund,
+    before: float,
+    before_day: dt.date,
+    after: float | None = None,
+    after_day: dt.date | None = None,
+) -> VolTargetFundFlow:
+    """A fund's exposure change from `before` to `after` (still to come when `after` is None)."""
+    exposure_before = _exposure(entry, before)
+    exposure_after = None if after is None else _exposure(entry, after)
+    return VolTargetFundFlow(
+        name=entry.name,
+        aum_usd=entry.aum_usd,
+        aum_source=entry.aum_source,
+        target_vol=entry.target_vol,
+        max_exposure=entry.max_exposure,
+        realized_before=before,
+        exposure_before=exposure_before,
+        realized_after=after,
+        exposure_after=exposure_after,
+        measured_from=before_day,
+        measured_to=after_day,
+        projected=after is None,
+        trade_usd=None
+        if exposure_after is None
+        else entry.aum_usd * (exposure_after - exposure_before),
+    )
+
+
 class VolTargetChannel:
     name = "vol_target"
     label = "volatility-targeting funds"
@@ -53,15 +83,7 @@ class VolTargetChannel:
         asset, window, as_of = inputs.asset, inputs.window, inputs.as_of
         entries = inputs.registry.vol_targets_on(asset.symbol)
         if not entries:
-            return ChannelFlow(
-                source=self.name,
-                label=self.label,
-                trade_usd=None,
-                direction=None,
-                projected=False,
-                funds=[],
-                note=f"no vol-targeting fund in the registry is on {asset.symbol}",
-            )
+            return not_sized(self, f"no vol-targeting fund in the registry is on {asset.symbol}")
         closes = closes_through(inputs.frames, asset.symbol)
         vols = realized_vol_series(
             closes, asset.annualization_days, inputs.config.vol_window
@@ -69,46 +91,24 @@ class VolTargetChannel:
         if window.end <= as_of:
             return self._closed(inputs, entries, vols)
         now, measured = _vol_at(vols, as_of, asset.symbol)
-        flows = [
-            VolTargetFundFlow(
-                name=entry.name,
-                aum_usd=entry.aum_usd,
-                aum_source=entry.aum_source,
-                target_vol=entry.target_vol,
-                max_exposure=entry.max_exposure,
-                realized_before=now,
-                exposure_before=_exposure(entry, now),
-                realized_after=None,
-                exposure_after=None,
-                measured_from=measured,
-                measured_to=None,
-                projected=True,
-                trade_usd=None,
-            )
-            for entry in entries
-        ]
-        band = inputs.neutral_band_usd
-        what_if = []
-        for move in inputs.config.what_if_moves:
-            value = sum(
+        flows = [_fund_flow(entry, now, measured) for entry in entries]
+        moves = inputs.config.what_if_moves
+        trades = [
+            sum(
                 entry.aum_usd * (_exposure(entry, now * (1 + move)) - _exposure(entry, now))
                 for entry in entries
             )
-            what_if.append(
-                WhatIf(move=move, trade_usd=float(value), direction=direction_of(value, band))
-            )
-        return ChannelFlow(
-            source=self.name,
-            label=self.label,
-            trade_usd=None,
-            direction=None,
-            projected=True,
-            funds=flows,
-            what_if=what_if,
-            what_if_on="realized_vol",
-            note=f"not sized: the window ends {window.end}, after as-of {as_of}, so the trade "
+            for move in moves
+        ]
+        return not_sized(
+            self,
+            f"not sized: the window ends {window.end}, after as-of {as_of}, so the trade "
             f"depends on volatility still to come ({inputs.config.vol_window}-day realized vol now "
             f"{now:.1%})",
+            projected=True,
+            funds=flows,
+            what_if=what_ifs(moves, trades, inputs.neutral_band_usd),
+            what_if_on="realized_vol",
         )
 
     def _closed(
@@ -117,33 +117,9 @@ class VolTargetChannel:
         asset, window = inputs.asset.symbol, inputs.window
         before, before_day = _vol_at(vols, previous_session(window.start), asset)
         after, after_day = _vol_at(vols, window.end, asset)
-        flows = [
-            VolTargetFundFlow(
-                name=entry.name,
-                aum_usd=entry.aum_usd,
-                aum_source=entry.aum_source,
-                target_vol=entry.target_vol,
-                max_exposure=entry.max_exposure,
-                realized_before=before,
-                exposure_before=_exposure(entry, before),
-                realized_after=after,
-                exposure_after=_exposure(entry, after),
-                measured_from=before_day,
-                measured_to=after_day,
-                projected=False,
-                trade_usd=entry.aum_usd * (_exposure(entry, after) - _exposure(entry, before)),
-            )
-            for entry in entries
-        ]
+        flows = [_fund_flow(entry, before, before_day, after, after_day) for entry in entries]
         total = float(sum(flow.trade_usd or 0.0 for flow in flows))
-        return ChannelFlow(
-            source=self.name,
-            label=self.label,
-            trade_usd=total,
-            direction=direction_of(total, inputs.neutral_band_usd),
-            projected=False,
-            funds=flows,
-        )
+        return sized(self, total, inputs.neutral_band_usd, funds=flows)
 
 
 register_channel(VolTargetChannel())
