@@ -1,0 +1,148 @@
+"""What the parts of `Store` share: table handles, limits, the base class and small helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    PLATFORMS,
+    Alert,
+    Bar,
+    ChannelSetting,
+    Delivery,
+    MonitorState,
+    StoreRevision,
+    Subscription,
+)
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
+"""The columns of a cached bar frame: `flows.marketdata.base.BAR_COLUMNS` plus `adj_close`."""
+
+_CHUNK = 5_000
+"""Most ids bound in one IN (…) — far below SQLite's and asyncpg's parameter limits."""
+_PAIRS_PER_STATEMENT = 50_000
+"""(alert, subscription) pairs per delivery INSERT (one JSON parameter)."""
+_MAX_ERROR_CHARS = 2_000
+
+_SUBSCRIPTIONS = Subscription.__table__
+_CHANNELS = ChannelSetting.__table__
+_STATES = MonitorState.__table__
+_ALERTS = Alert.__table__
+_DELIVERIES = Delivery.__table__
+_BARS = Bar.__table__
+_REVISIONS = StoreRevision.__table__
+_SUBSCRIPTIONS_REVISION = "subscriptions"
+_DELIVERY_TARGET_COLUMNS = [
+    "alert_id",
+    "subscription_id",
+    "platform",
+    "workspace",
+    "channel",
+    "user",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+]
+
+
+class StoreBase:
+    """What every part of `Store` shares: the engine, a session factory and the dialect."""
+
+    _engine: AsyncEngine
+    _sessions: async_sessionmaker[AsyncSession]
+    _dialect: str
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT on both SQLite and PostgreSQL."""
+        return (sqlite if self._dialect == "sqlite" else postgresql).insert(table)
+
+
+def _bump(name: str) -> sa.Update:
+    """Count a write to a table whose contents someone may hold in memory."""
+    return (
+        sa.update(_REVISIONS)
+        .where(_REVISIONS.c.name == name)
+        .values(revision=_REVISIONS.c.revision + 1)
+    )
+
+
+def _platform(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
+    return platform
+
+
+def _required(name: str, value: str) -> str:
+    if not value or not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def _threshold(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    if not number >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return number
+
+
+def _target_clause(
+    table: Any, platform: str, workspace: str, channel: str, user: str | None
+) -> Any:
+    columns = table.c if isinstance(table, sa.Table) else table
+    return sa.and_(
+        columns.platform == platform,
+        columns.workspace == (workspace or ""),
+        columns.channel == channel,
+        columns.user == (user or ""),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def _content_json(content: Any) -> str:
+    if isinstance(content, str):
+        json.loads(content)  # must already be JSON text
+        return content
+    return _json(content)
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
