@@ -287,3 +287,33 @@ def join_kinds(kinds: str | Any) -> str:
     if not seen:
         raise ValueError("a subscription needs at least one alert kind")
     return ",".join(seen)
+
+
+class DerivativesDay(StorageModel, table=True):
+    """One day of a perpetual's history on one exchange (open interest, funding, long/short),
+    cached because exchanges serve only their latest weeks of it: the history grows here."""
+
+    __tablename__ = "derivatives_history"
+
+    exchange: str = Field(primary_key=True, sa_type=sa.String(64))
+    asset: str = Field(primary_key=True, sa_type=sa.String(32))
+    date: dt.date = Field(primary_key=True, sa_type=sa.Date)
+    open_interest_usd: float = Field(sa_type=sa.Float)
+    funding_rate: float | None = Field(default=None, sa_type=sa.Float)
+    long_short_ratio: float | None = Field(default=None, sa_type=sa.Float)
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EtfFlowDay(StorageModel, table=True):
+    """One fund's net creations (USD) on one session, as a source gave it; a later fetch of the
+    same day (a restated figure) replaces it."""
+
+    __tablename__ = "etf_flow_days"
+    __table_args__ = (sa.Index(None, "asset", "date"),)
+
+    source: str = Field(primary_key=True, sa_type=sa.String(255))
+    fund: str = Field(primary_key=True, sa_type=sa.String(32))
+    date: dt.date = Field(primary_key=True, sa_type=sa.Date)
+    asset: str = Field(sa_type=sa.String(32))
+    flow_usd: float = Field(sa_type=sa.Float)
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

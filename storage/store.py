@@ -22,13 +22,16 @@ from storage.database import (
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
 from storage.outbox import NewAlert, OutboxMixin
+from storage.positioning import PositioningCacheMixin
 from storage.reference import ReferenceCache
 from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _ActiveSnapshot
 
 __all__ = ["BAR_COLUMNS", "ActiveSubscription", "BarCoverage", "NewAlert", "Store"]
 
 
-class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin):
+class Store(
+    SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin, PositioningCacheMixin
+):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 
     The queries live in one module per concern — `storage/subscriptions.py`,
