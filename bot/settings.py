@@ -20,6 +20,21 @@ class Settings(BaseSettings):
         0.1, ge=0, description="|trade| at or below this % of ADV is reported as neutral"
     )
 
+    # Positioning (perpetual-futures history and ETF flows)
+    derivatives_exchange: str = Field(
+        "binanceusdm", description="ccxt exchange id for perpetual OI/funding/long-short history"
+    )
+    positioning_price_band_pct: float = Field(0.5, ge=0, description="price dead band, %")
+    positioning_oi_band_pct: float = Field(1.0, ge=0, description="open-interest dead band, %")
+    positioning_funding_weight: float = Field(0.25, ge=0, le=0.5)
+    positioning_threshold_usd: float = Field(
+        2.5e8, gt=0, description="positioning alert: forced flow of a covering/liquidation day"
+    )
+    etf_flow_threshold_usd: float = Field(5.0e8, gt=0, description="etf_flows alert: one day")
+    etf_flow_5d_threshold_usd: float = Field(
+        1.5e9, gt=0, description="etf_flows alert: trailing 5 sessions"
+    )
+
     # Storage
     database_url: str = Field("sqlite+aiosqlite:///flows-bot.db")
 

@@ -64,7 +64,7 @@ class PositioningConfig:
 def classify(
     price_change_pct: float | None,
     oi_change_pct: float | None,
-    config: PositioningConfig = PositioningConfig(),  # noqa: B008 - frozen
+    config: PositioningConfig = PositioningConfig(),
 ) -> Classification:
     if price_change_pct is None or oi_change_pct is None:
         return "unknown"
@@ -124,6 +124,7 @@ class PositioningDay(Result):
     etf_flow_usd: float | None
     etf_flows_by_fund: dict[str, float | None]
     # Extensions beyond the issue's contract:
+    close: float | None = None
     open_interest_usd: float | None = None
     oi_change_pct: float | None = None
     funding_confirms: bool | None = None
@@ -227,7 +228,7 @@ def positioning_from_frames(
     fund_methods: Mapping[str, str],
     flows_confidence: Confidence,
     notes: list[str] | None = None,
-    config: PositioningConfig = PositioningConfig(),  # noqa: B008 - frozen
+    config: PositioningConfig = PositioningConfig(),
 ) -> PositioningReport:
     """The pure model: frames already fetched (bars validated; derivs per module doc)."""
     asset = asset.upper()
@@ -264,7 +265,9 @@ def positioning_from_frames(
     for day in shown:
         position = all_days.get_loc(day)
         previous = all_days[position - 1] if position > 0 else None
-        price_pct = _pct(_num(closes[day]), _num(closes[previous]) if previous is not None else None)
+        price_pct = _pct(
+            _num(closes[day]), _num(closes[previous]) if previous is not None else None
+        )
         oi_now = oi_before = funding = funding_before = ratio = None
         if derivs is not None and day in derivs.index:
             oi_now = _num(derivs.at[day, "open_interest_usd"])
@@ -304,6 +307,7 @@ def positioning_from_frames(
                 forced_flow_usd=forced,
                 etf_flow_usd=etf_total,
                 etf_flows_by_fund=per_fund,
+                close=_num(closes[day]),
                 open_interest_usd=oi_now,
                 oi_change_pct=oi_pct,
                 funding_confirms=confirms,
@@ -377,7 +381,7 @@ async def build_positioning(
     positioning: PositioningSource,
     as_of: dt.date | None = None,
     days: int = DEFAULT_DAYS,
-    config: PositioningConfig = PositioningConfig(),  # noqa: B008 - frozen
+    config: PositioningConfig = PositioningConfig(),
     *,
     today: dt.date | None = None,
 ) -> PositioningReport:
@@ -392,9 +396,7 @@ async def build_positioning(
     end = as_of or today
     start = end - _lookback(asset, days)
     bars_task = market.bars(asset, start, end)
-    derivs_task = (
-        positioning.derivatives(asset, start, end) if has_derivatives(asset) else _none()
-    )
+    derivs_task = positioning.derivatives(asset, start, end) if has_derivatives(asset) else _none()
     flows_task = positioning.etf_flows(asset, start, end)
     vix_task = _none() if is_crypto(asset) else market.bars("VIX", start, end)
     bars, derivs, flows, vix = await asyncio.gather(

@@ -77,8 +77,9 @@ class CsvPositioningSource:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
             raise MarketDataError(
-                symbol, source, f"{path.name} line {line}: date {text.strip()[:20]!r} is not "
-                "YYYY-MM-DD"
+                symbol,
+                source,
+                f"{path.name} line {line}: date {text.strip()[:20]!r} is not YYYY-MM-DD",
             ) from None
 
     def _read_derivs(self, asset: str) -> pd.DataFrame:
@@ -98,17 +99,21 @@ class CsvPositioningSource:
                 raise MarketDataError(
                     asset, self.name, f"{path.name} line {line}: a value is not a number"
                 ) from None
-            if oi is not None and oi < 0 or ratio is not None and ratio <= 0:
+            if (oi is not None and oi < 0) or (ratio is not None and ratio <= 0):
                 raise MarketDataError(
-                    asset, self.name, f"{path.name} line {line}: open interest must be ≥ 0 and "
-                    "the long/short ratio > 0"
+                    asset,
+                    self.name,
+                    f"{path.name} line {line}: open interest must be ≥ 0 and "
+                    "the long/short ratio > 0",
                 )
             if day in records:
                 raise MarketDataError(asset, self.name, f"{path.name} line {line}: {day} repeated")
             records[day] = (oi, funding, ratio)
         index = pd.DatetimeIndex(sorted(records), name="date")
         return pd.DataFrame(
-            [records[d.date()] for d in index], index=index, columns=list(DERIVS_COLUMNS),
+            [records[d.date()] for d in index],
+            index=index,
+            columns=list(DERIVS_COLUMNS),
             dtype="float64",
         )
 

@@ -34,8 +34,13 @@ import pandas as pd
 from flows import calendar
 from flows.errors import MarketDataError
 from flows.marketdata.live import DEFAULT_RETRY_DELAYS, configure_yfinance, yahoo_ticker
-from flows.positioning.data import DERIVS_COLUMNS, empty_derivs, empty_flows, etf_funds
-from flows.positioning.data import has_derivatives
+from flows.positioning.data import (
+    DERIVS_COLUMNS,
+    empty_derivs,
+    empty_flows,
+    etf_funds,
+    has_derivatives,
+)
 
 T = TypeVar("T")
 
@@ -80,7 +85,9 @@ def _yahoo_shares(ticker: str, start: dt.date, end_exclusive: dt.date) -> pd.Ser
     import yfinance as yf
 
     configure_yfinance(yf)
-    shares = yf.Ticker(ticker).get_shares_full(start=start.isoformat(), end=end_exclusive.isoformat())
+    shares = yf.Ticker(ticker).get_shares_full(
+        start=start.isoformat(), end=end_exclusive.isoformat()
+    )
     return shares if shares is not None else pd.Series(dtype="float64")
 
 
@@ -143,9 +150,7 @@ class LivePositioningSource:
         without share counts) — shown in the basis."""
 
     def flows_method(self, fund: str) -> str:
-        return (
-            "derived: Δ shares outstanding (Yahoo Finance get_shares_full) × close (NAV proxy)"
-        )
+        return "derived: Δ shares outstanding (Yahoo Finance get_shares_full) × close (NAV proxy)"
 
     # ----- ccxt --------------------------------------------------------------------------
 
@@ -157,8 +162,10 @@ class LivePositioningSource:
                 ccxt_async = await asyncio.to_thread(importlib.import_module, "ccxt.async_support")
                 if self.exchange_id not in ccxt_async.exchanges:
                     raise MarketDataError(
-                        asset, self.name, f"ccxt has no exchange {self.exchange_id!r} "
-                        f"(try {', '.join(DERIVATIVES_EXCHANGES)})"
+                        asset,
+                        self.name,
+                        f"ccxt has no exchange {self.exchange_id!r} "
+                        f"(try {', '.join(DERIVATIVES_EXCHANGES)})",
                     )
                 self._exchange = getattr(ccxt_async, self.exchange_id)(
                     {"enableRateLimit": True, "timeout": 20_000}
@@ -177,19 +184,24 @@ class LivePositioningSource:
                     await asyncio.sleep(self._retry_delays[attempt])
                     continue
                 raise MarketDataError(
-                    asset, self.name, f"network error or rate limit at {self.exchange_id} "
+                    asset,
+                    self.name,
+                    f"network error or rate limit at {self.exchange_id} "
                     f"fetching {what} ({attempts} attempts), try again later: "
-                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}",
                 ) from exc
             except ccxt_async.BadSymbol as exc:
                 raise MarketDataError(
-                    asset, self.name, f"{self.exchange_id} has no perpetual "
-                    f"{perpetual_market(asset)}"
+                    asset,
+                    self.name,
+                    f"{self.exchange_id} has no perpetual {perpetual_market(asset)}",
                 ) from exc
             except ccxt_async.BaseError as exc:
                 raise MarketDataError(
-                    asset, self.name, f"{self.exchange_id} {what} failed: "
-                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+                    asset,
+                    self.name,
+                    f"{self.exchange_id} {what} failed: "
+                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}",
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -234,7 +246,9 @@ class LivePositioningSource:
             )
 
         kept = STATISTICS_DAYS.get(self.exchange_id)
-        stats_ms = max(start_ms, _epoch_ms(today - dt.timedelta(days=kept - 1))) if kept else start_ms
+        stats_ms = (
+            max(start_ms, _epoch_ms(today - dt.timedelta(days=kept - 1))) if kept else start_ms
+        )
 
         def oi_page(since: int) -> Awaitable[list[dict]]:
             return exchange.fetch_open_interest_history(market, "1d", since=since, limit=limit)
@@ -258,8 +272,10 @@ class LivePositioningSource:
                     oi[day] = amount * closes[day]
         if not oi:
             raise MarketDataError(
-                asset, self.name, f"{self.exchange_id} returned no open interest for {market} "
-                f"between {start} and {end}"
+                asset,
+                self.name,
+                f"{self.exchange_id} returned no open interest for {market} "
+                f"between {start} and {end}",
             )
         first = min(oi)
         if first > start + dt.timedelta(days=1):
