@@ -1,5 +1,6 @@
-"""Positioning chart: price with open interest (top), daily ETF flows (bottom). Blocking (matplotlib,
-Agg, imported on first use): call through `asyncio.to_thread`."""
+"""Positioning chart: price with open interest (top), daily ETF flows (bottom).
+
+Blocking (matplotlib, Agg, imported on first use): call through `asyncio.to_thread`."""
 
 from __future__ import annotations
 

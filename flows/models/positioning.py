@@ -260,7 +260,6 @@ def positioning_from_frames(
             return None
         return float(sum(-flow * abs(inverse[t]) for t, flow in known))
 
-    oi = None if derivs is None else derivs["open_interest_usd"]
     rows: list[PositioningDay] = []
     for day in shown:
         position = all_days.get_loc(day)
@@ -337,9 +336,10 @@ def positioning_from_frames(
             f"(outflows × |leverage| of {', '.join(sorted(inverse)) or 'no inverse ETF'})",
         )
     if real_tickers:
+        derived = ", derived from share counts" if flows_confidence == "estimated" else ""
         basis_parts.append(
             f"ETF flows of {', '.join(real_tickers)} ({flows_confidence}"
-            f"{', derived from share counts' if flows_confidence == 'estimated' and not sample else ''})"
+            f"{'' if sample else derived})"
         )
     return PositioningReport(
         asset=asset,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -377,7 +378,7 @@ class LivePositioningSource:
         sessions = calendar.sessions_between(first, end)
         rows = []
         missing = 0
-        for previous, session in zip(sessions, sessions[1:], strict=False):
+        for previous, session in itertools.pairwise(sessions):
             if session < start:
                 continue
             now, before = pd.Timestamp(session), pd.Timestamp(previous)
