@@ -53,7 +53,7 @@ def test_json_contract_on_sample(capsys):
     assert {"days", "source", "basis"} <= payload.keys()
     assert len(payload["days"]) == 7 and payload["days"][-1]["date"] == "2025-06-02"
     for day in payload["days"]:
-        assert CONTRACT <= day.keys()
+        assert day.keys() >= CONTRACT
         assert day["classification"] in {
             "short_covering", "new_longs", "new_shorts", "long_liquidation", "mixed",
         }  # fmt: skip

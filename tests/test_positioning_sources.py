@@ -114,9 +114,7 @@ class StandInExchange:
         self.closed = True
 
 
-def live(
-    exchange: StandInExchange, now: dt.date = TODAY, **kwargs
-) -> LivePositioningSource:
+def live(exchange: StandInExchange, now: dt.date = TODAY, **kwargs) -> LivePositioningSource:
     """Binance's id: open-interest statistics are asked for its latest 30 days at most."""
     return LivePositioningSource(
         "binanceusdm",
