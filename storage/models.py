@@ -22,7 +22,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 PLATFORMS = ("console", "slack", "discord")
-ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar")
+ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar", "positioning", "etf_flows")
 """The alert kinds known today; the schema does not restrict `kinds` to these."""
 
 SUBSCRIPTION_ACTIVE = "active"

@@ -122,3 +122,26 @@ def test_bad_days_exit_2(capsys):
     assert code == 2 and "must be at least 1" in err
     code, out, err = run(capsys, "positioning", "BTC", "--source", "sample", "--days", "400")
     assert_one_line_error(code, out, err, "at most 365")
+
+
+async def test_flows_positioning_in_the_command_layer_with_its_chart(tmp_path) -> None:
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter])
+    await app.start_adapters()
+    try:
+        reply = await adapter.command("positioning bitcoin")
+        assert reply.sample and "SAMPLE DATA" in reply.to_text()
+        assert reply.title.startswith("BTC positioning")
+        assert {field.label for field in reply.fields} >= {"Classification", "Forced flow"}
+        assert reply.chart_path is not None and reply.chart_path.exists()
+        refused = await adapter.command("positioning AGG")
+        assert refused.tone == "error" and "AGG has no derivatives market" in refused.summary
+        usage = await adapter.command("positioning")
+        assert usage.tone == "error" and "Usage" in usage.summary
+    finally:
+        await store.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flows.assets import find_asset
 
 MAX_COMMAND_CHARS = 500
-ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar")
+ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar", "positioning", "etf_flows")
 DEFAULT_KINDS = ("quarter_end", "drift", "vol")
 KIND_ALIASES = {
     "quarter_end": "quarter_end",
@@ -29,6 +29,10 @@ KIND_ALIASES = {
     "letf": "letf",
     "leveraged": "letf",
     "calendar": "calendar",
+    "positioning": "positioning",
+    "etf_flows": "etf_flows",
+    "etf-flows": "etf_flows",
+    "etf": "etf_flows",
 }
 SUBCOMMANDS = (
     "watch",
@@ -40,6 +44,7 @@ SUBCOMMANDS = (
     "unmute",
     "help",
     "ask",
+    "positioning",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -155,6 +160,10 @@ def parse_command(text: str) -> ParsedCommand:
         return ParsedCommand("status", asset=_asset(args[0]))
     if name == "calendar":
         return _parse_calendar(args)
+    if name == "positioning":
+        if len(args) != 1:
+            raise CommandError("Usage: `/flows positioning ASSET`, e.g. `/flows positioning BTC`.")
+        return ParsedCommand("positioning", asset=_asset(args[0]))
     if name == "mute":
         if len(args) != 1:
             raise CommandError("Usage: `/flows mute DURATION`, e.g. `/flows mute 2h`.")

@@ -29,6 +29,7 @@ HELP_TEXT = (
     "/flows status ASSET               estimated rebalancing and vol-target flows now\n"
     "/flows calendar [DAYS]            upcoming flow events (default 30 days)\n"
     "/flows ask QUESTION               e.g. Will BTC see selling pressure at quarter end?\n"
+    "/flows positioning ASSET          short covering / liquidations, ETF flows (chart)\n"
     "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
     "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
 )
@@ -295,6 +296,34 @@ class CommandService:
         text = render_calendar_text(events, start, command.days or 30, blackout=blackout)
         title, _, body = text.partition("\n")
         return Message(title=title, summary=f"{len(events)} event(s)", body=body)
+
+    async def _cmd_positioning(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.positioning_cache import positioning_config, positioning_for_market
+        from bot.render.messages import positioning_message
+        from bot.render.positioning_chart import positioning_chart
+        from flows.models.positioning import build_positioning
+        from flows.positioning import require_covered
+
+        try:
+            require_covered(command.asset)
+        except FlowsError as exc:
+            return error_message(str(exc))
+        market = self.market_factory()
+        positioning = positioning_for_market(market, self.settings, self.store)
+        try:
+            report = await build_positioning(
+                command.asset, market, positioning, config=positioning_config(self.settings)
+            )
+        finally:
+            await positioning.close()
+            await market.close()
+        path = self.settings.chart_dir / f"positioning-{report.asset}-{report.as_of}.png"
+        try:
+            chart = await asyncio.to_thread(positioning_chart, report, path)
+        except Exception:
+            log.exception("positioning chart for %s failed", report.asset)
+            chart = None
+        return positioning_message(report, chart)
 
     async def _cmd_ask(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         try:

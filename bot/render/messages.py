@@ -153,3 +153,44 @@ def alert_message(event: AlertEvent, chart_path: Path | None = None) -> Message:
         tone=_tone(event.direction),
         sample=report.sample,
     )
+
+
+def positioning_message(report, chart_path: Path | None = None) -> Message:
+    """`/flows positioning ASSET`: the latest day's reading, the table, the basis."""
+    from bot.render.positioning_text import LABELS, render_positioning_text, summary_line
+
+    day = report.latest
+    fields = [
+        MessageField(label="Classification", value=LABELS[day.classification]),
+        MessageField(
+            label="Forced flow" if report.derivatives else "Hedge unwinding",
+            value=trade(day.forced_flow_usd),
+        ),
+        MessageField(
+            label="ETF flows (day / 5 sessions)",
+            value=f"{usd(day.etf_flow_usd, signed=True)} / "
+            f"{usd(report.etf_flow_5d_usd, signed=True)}",
+        ),
+    ]
+    if day.client_participation is not None:
+        share = f"{day.client_participation:.0%}"
+        fields.append(MessageField(label="Real-money share of buying", value=share))
+    table = render_positioning_text(report).split("\n")
+    body = "\n".join(line for line in table[2:] if not line.startswith("Basis:"))
+    tone = (
+        "buy"
+        if (day.forced_flow_usd or 0) > 0
+        else "sell"
+        if (day.forced_flow_usd or 0) < 0
+        else "info"
+    )
+    return Message(
+        title=f"{report.asset} positioning — {report.as_of:%a %b %d, %Y}",
+        summary=summary_line(report),
+        fields=fields,
+        body=body,
+        footer=f"Basis: {report.basis}" + (" — SAMPLE DATA" if report.sample else ""),
+        chart_path=chart_path,
+        tone=tone,
+        sample=report.sample,
+    )
