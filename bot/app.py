@@ -14,6 +14,7 @@ from collections.abc import Callable
 from bot.adapters.base import ChatAdapter
 from bot.commands.service import CommandService
 from bot.dispatcher import Dispatcher
+from bot.monitors.positioning import run_positioning_tick
 from bot.monitors.tick import TickResult, run_letf_tick, run_tick
 from bot.settings import Settings
 from flows.funds import FundRegistry, load_registry
@@ -120,6 +121,7 @@ class BotApp:
             try:
                 registry = await self.live_registry(market)
                 result = await run_tick(self.store, market, registry, self.settings, as_of)
+                await run_positioning_tick(self.store, market, self.settings, result.as_of, result)
             finally:
                 await market.close()
             await self.store.set_state(*LAST_TICK, {"date": result.as_of.isoformat()})
