@@ -30,9 +30,7 @@ KINDS = ("positioning", "etf_flows")
 MONITOR_DAYS = 5
 
 
-def _message(
-    report: PositioningReport, title: str, summary: str, chart: Any, tone: str
-) -> Message:
+def _message(report: PositioningReport, title: str, summary: str, chart: Any, tone: str) -> Message:
     from bot.render.positioning_text import render_positioning_text
 
     table = render_positioning_text(report).split("\n")
@@ -108,7 +106,9 @@ def positioning_events(
                 f"etf_flows:{asset}:{date}:day",
                 text,
                 flow,
-                _message(report, f"{asset} · ETF flows", text, chart, "buy" if flow > 0 else "sell"),
+                _message(
+                    report, f"{asset} · ETF flows", text, chart, "buy" if flow > 0 else "sell"
+                ),
             )
         )
     if five is not None and abs(five) >= five_day_threshold_usd:
