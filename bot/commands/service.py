@@ -331,9 +331,12 @@ class CommandService:
             from flows.questions import answer_question
         except ImportError:
             return error_message("Questions are not available in this build yet.")
+        from bot.positioning_cache import positioning_for_market
         from bot.reference import leveraged_funds_asked
 
         market = self.market_factory()
+        # Positioning questions read derivatives and ETF flows: live ones through the day cache.
+        market.positioning = positioning_for_market(market, self.settings, self.store)
         try:
             registry = self.registry
             funds = leveraged_funds_asked(command.text, registry)
@@ -341,5 +344,6 @@ class CommandService:
                 registry = await self._reference(market).registry_with_live_aum(registry, funds)
             answer = await answer_question(command.text, market, registry)
         finally:
+            await market.positioning.close()
             await market.close()
         return answer_message(answer)

@@ -209,7 +209,34 @@ async def answer_question(
         return unknown("data_unavailable", str(exc), window)
     if as_of is None:
         as_of = min(frame.index[-1].date() for frame in frames.values())
-    return answer_from_frames(parsed, as_of, frames, registry, data_source, sample, config)
+    extras = await _prefetch(parsed, registry, market, window, as_of)
+    return answer_from_frames(
+        parsed, as_of, frames, registry, data_source, sample, config, extras=extras
+    )
+
+
+async def _prefetch(
+    parsed: ParsedQuestion,
+    registry: FundRegistry,
+    market: MarketData,
+    window: ResolvedWindow,
+    as_of: dt.date,
+) -> dict[tuple[str, str], object]:
+    """Data beyond bars, for channels that read more (positioning): (channel, asset) -> data or
+    the FlowsError that kept it from being fetched."""
+    extras: dict[tuple[str, str], object] = {}
+    for name in _sources(parsed)[0]:
+        channel = get_channel(name)
+        prefetch = getattr(channel, "prefetch", None)
+        if channel is None or prefetch is None:
+            continue
+        for symbol in parsed.assets:
+            if channel.covers(symbol, registry):
+                try:
+                    extras[(name, symbol)] = await prefetch(symbol, market, window, as_of, parsed)
+                except FlowsError as exc:
+                    extras[(name, symbol)] = exc
+    return extras
 
 
 def _check_frames(
@@ -276,6 +303,7 @@ def _asset_answer(
     frames: Mapping[str, pd.DataFrame],
     registry: FundRegistry,
     config: AnalyticsConfig,
+    extras: Mapping[tuple[str, str], object] | None = None,
 ) -> tuple[AssetAnswer, bool]:
     asset = _asset(symbol)
     adv_day = min(as_of, window.end)
@@ -290,6 +318,7 @@ def _asset_answer(
         config=config,
         scenario_symbols=frozenset(parsed.assets),
         neutral_band_usd=band,
+        extras={name: data for (name, asset), data in (extras or {}).items() if asset == symbol},
     )
     channels: list[ChannelFlow] = []
     outside = False
@@ -411,8 +440,11 @@ def answer_from_frames(
     data_source: str,
     sample: bool,
     config: AnalyticsConfig | None = None,
+    *,
+    extras: Mapping[tuple[str, str], object] | None = None,
 ) -> Answer:
-    """The pure engine: frames already fetched (validated bars, `adj_close` included)."""
+    """The pure engine: frames already fetched (validated bars, `adj_close` included);
+    `extras`: what channels' `prefetch` fetched, by (channel, asset)."""
     config = config or AnalyticsConfig()
     parsed = (
         question
@@ -429,7 +461,9 @@ def answer_from_frames(
         upto = {symbol: frame.loc[: pd.Timestamp(as_of)] for symbol, frame in frames.items()}
         _check_frames(needed_symbols(parsed, registry), upto, as_of, data_source)
         try:
-            return _answer(parsed, window, as_of, upto, registry, data_source, sample, config)
+            return _answer(
+                parsed, window, as_of, upto, registry, data_source, sample, config, extras or {}
+            )
         except FlowsError as exc:
             raise _Declined("data_unavailable", str(exc)) from None
     except _Declined as declined:
@@ -454,13 +488,14 @@ def _answer(
     data_source: str,
     sample: bool,
     config: AnalyticsConfig,
+    extras: Mapping[tuple[str, str], object],
 ) -> Answer:
     sources, _ = _sources(parsed)
     breakdown: list[AssetAnswer] = []
     outside = False
     for symbol in parsed.assets:
         item, failed = _asset_answer(
-            symbol, parsed, sources, window, as_of, frames, registry, config
+            symbol, parsed, sources, window, as_of, frames, registry, config, extras
         )
         breakdown.append(item)
         outside |= failed

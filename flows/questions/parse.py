@@ -20,7 +20,9 @@ MAX_QUESTION_CHARS = 1000
 """Chat messages can be long; a question about flows is never longer than this."""
 
 CRYPTO_BASKET = ("BTC", "ETH")
-SOURCES = ("rebalancing", "vol_target", "leveraged")
+SOURCES = ("rebalancing", "vol_target", "leveraged", "positioning", "etf_flows")
+POSITIONING_SOURCES = frozenset({"positioning", "etf_flows"})
+"""Sources that read what already traded: no window named means this week, no asset BTC."""
 
 _CRYPTO_WORDS = re.compile(
     r"\b(?:crypto(?:currency|currencies|s)?|digital\sassets?|the\scoin\smarket|coins)\b"
@@ -38,6 +40,17 @@ _SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "leveraged": re.compile(
         r"\bleveraged\b|\bletfs?\b|\binverse\setfs?\b|\bdaily\sreset\b|\b[23]x\b"
     ),
+    "positioning": re.compile(
+        r"\bshorts?\s(?:are\s|were\s|is\s)?(?:covering|squeez)|\bshort\s(?:covering|squeeze)"
+        r"|\blong\sliquidations?\b|\bliquidations?\sof\slongs\b|\bopen\sinterest\b"
+        r"|\bfunding\srates?\b|\bpositioning\b|\bhedges?\s(?:coming\soff|unwind)|\bhedge\sunwind"
+    ),
+    "etf_flows": re.compile(
+        r"(?<!multi\sasset\s)\betfs?\s(?:buyers|sellers|buying|selling|inflows?|outflows?"
+        r"|creations?|redemptions?)\b"
+        r"|(?<!multi\sasset\s)\betfs?\b[^.?!]{0,30}\b(?:inflows?|outflows?)\b"
+        r"|\breal\smoney\b|\bspot\s(?:bitcoin\s|ether\s|eth\s|btc\s)?etfs?\b"
+    ),
 }
 _UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
     "CTA / trend-following": re.compile(r"\bctas?\b|\btrend\sfollow|\bmomentum\sfunds?"),
@@ -45,9 +58,6 @@ _UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
         r"\bgamma\b|\bopex\b|\boptions?\sexpir|\bdealer\shedg|\bcharm\b|\bvanna\b"
     ),
     "corporate buybacks": re.compile(r"\bbuy\s?backs?\b"),
-    "spot ETF creations and redemptions": re.compile(
-        r"\bspot\setfs?\b|\betf\s(?:creations?|redemptions?)\b"
-    ),
 }
 _FLOW_WORDS = re.compile(
     r"\bpressure\b|\bflows?\b|\binflows?\b|\boutflows?\b|\bsell|\bbuy|\bbid\b|\bdemand\b"
@@ -117,6 +127,8 @@ class ParsedQuestion:
     """It asks for investment advice or a price call rather than flows."""
     unknown_tickers: tuple[str, ...]
     past_tense: bool = False
+    assets_assumed: bool = False
+    """No asset named in a positioning / ETF-flow question: BTC is assumed (and said)."""
     """'Did funds sell in June?': an undated month or quarter is the latest already begun."""
 
 
@@ -204,11 +216,19 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
     unsupported = tuple(
         label for label, pattern in _UNSUPPORTED_SOURCES.items() if pattern.search(normalized)
     )
+    window = read_window(normalized)
+    assumed = False
+    if sources and set(sources) <= POSITIONING_SOURCES:
+        # These read what already traded: default to this week, and to the asset with spot
+        # ETFs and perpetuals ("are ETF buyers behind this rally?").
+        window = window or read_window("this week")
+        if not assets:
+            assets, assumed = ("BTC",), True
     return ParsedQuestion(
         text=raw,
         normalized=normalized,
         assets=assets,
-        window=read_window(normalized),
+        window=window,
         sources=sources,
         unsupported_sources=unsupported,
         asks=_ask(normalized),
@@ -216,4 +236,5 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         advice=bool(_ADVICE.search(normalized)),
         unknown_tickers=() if assets else _unknown_tickers(raw, assets),
         past_tense=bool(_PAST_TENSE.search(normalized)),
+        assets_assumed=assumed,
     )

@@ -31,6 +31,8 @@ SOURCE_LABELS = {
     "rebalancing": "rebalancing",
     "vol_target": "vol-targeting",
     "leveraged": "leveraged-ETF",
+    "positioning": "short-covering / liquidation",
+    "etf_flows": "ETF creation/redemption",
 }
 
 
@@ -183,6 +185,8 @@ def _channel_notes(answer: Answer) -> list[str]:
             if channel.trade_usd is None and channel.note:
                 detail = f"{channel.note}{_vol_what_if(channel)}"
                 notes.append(f"{item.asset} {channel.label}: {detail}.")
+            if channel.detail:
+                notes.append(channel.detail)
     return notes
 
 

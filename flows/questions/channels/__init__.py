@@ -2,6 +2,7 @@
 in; other models join with `register_channel`."""
 
 from flows.questions.channels import leveraged, rebalancing, vol_target
+from flows.questions.channels import positioning as positioning_channels
 from flows.questions.channels.base import (
     Channel,
     ChannelInput,
@@ -18,6 +19,7 @@ __all__ = [
     "channel_names",
     "get_channel",
     "leveraged",
+    "positioning_channels",
     "rebalancing",
     "register_channel",
     "vol_target",

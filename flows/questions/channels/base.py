@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
@@ -39,6 +39,8 @@ class ChannelInput:
     scenario_symbols: frozenset[str]
     """Assets a price what-if moves together: every asset the question asks about."""
     neutral_band_usd: float
+    extras: Mapping[str, object] = field(default_factory=dict)
+    """What a channel's `prefetch` fetched for this asset (channels reading more than bars)."""
 
 
 class Channel(Protocol):
