@@ -34,7 +34,12 @@ import pandas as pd
 
 from flows import calendar
 from flows.errors import MarketDataError
-from flows.marketdata.live import DEFAULT_RETRY_DELAYS, configure_yfinance, yahoo_ticker
+from flows.marketdata.live import (
+    DEFAULT_RETRY_DELAYS,
+    _rebase_urls,
+    configure_yfinance,
+    yahoo_ticker,
+)
 from flows.positioning.data import (
     DERIVS_COLUMNS,
     empty_derivs,
@@ -126,6 +131,8 @@ class LivePositioningSource:
         exchange_id: str = DEFAULT_DERIVATIVES_EXCHANGE,
         *,
         exchange_factory: Callable[[], Any] | None = None,
+        api_url_override: str | None = None,
+        exchange_config: Mapping[str, Any] | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         shares_full: SharesFull | None = None,
         closes: Closes | None = None,
@@ -133,13 +140,17 @@ class LivePositioningSource:
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         """exchange_factory builds the ccxt exchange (default: `ccxt.async_support.<id>()`);
-        tests hand in a stand-in. shares_full / closes replace the yfinance calls."""
+        tests may hand in a stand-in. api_url_override sends the exchange's REST calls to this
+        scheme://host (paths kept; a local stand-in); exchange_config adds ccxt options.
+        shares_full / closes replace the yfinance calls."""
         self.exchange_id = exchange_id.strip().lower()
         self.description = (
             f"live: {self.exchange_id} perpetuals via ccxt; ETF flows derived from Yahoo Finance "
             "shares outstanding × close"
         )
         self._exchange_factory = exchange_factory
+        self._api_url_override = api_url_override
+        self._exchange_config = dict(exchange_config or {})
         self._exchange: Any = None
         self._retry_delays = tuple(retry_delays)
         self._shares_full: SharesFull = shares_full or _yahoo_shares
@@ -168,9 +179,13 @@ class LivePositioningSource:
                         f"ccxt has no exchange {self.exchange_id!r} "
                         f"(try {', '.join(DERIVATIVES_EXCHANGES)})",
                     )
-                self._exchange = getattr(ccxt_async, self.exchange_id)(
-                    {"enableRateLimit": True, "timeout": 20_000}
-                )
+                config = {"enableRateLimit": True, "timeout": 20_000, **self._exchange_config}
+                exchange = getattr(ccxt_async, self.exchange_id)(config)
+                if self._api_url_override:
+                    exchange.urls["api"] = _rebase_urls(
+                        exchange.urls["api"], self._api_url_override
+                    )
+                self._exchange = exchange
         return self._exchange
 
     async def _call(self, asset: str, what: str, call: Callable[[], Awaitable[T]]) -> T:
