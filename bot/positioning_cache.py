@@ -32,7 +32,12 @@ class CachedPositioningSource:
         self.description = f"{live.description} (days cached in the database)"
         self.is_sample = False
         self.flows_confidence = live.flows_confidence
-        self.notes: list[str] = []
+        self._notes: list[str] = []
+
+    @property
+    def notes(self) -> list[str]:
+        """This wrapper's notes (cache use) and the live source's (what it could not get)."""
+        return list(dict.fromkeys([*getattr(self.live, "notes", []), *self._notes]))
 
     def flows_method(self, fund: str) -> str:
         return self.live.flows_method(fund)
@@ -44,14 +49,12 @@ class CachedPositioningSource:
         except FlowsError as exc:
             if cached.empty:
                 raise
-            self.notes.append(f"live derivatives fetch failed, cached days only: {exc}")
+            self._notes.append(f"live derivatives fetch failed, cached days only: {exc}")
             return cached
-        finally:
-            self.notes.extend(n for n in getattr(self.live, "notes", []) if n not in self.notes)
         await self.store.save_derivatives(self.exchange, asset, fetched)
         merged = fetched.combine_first(cached) if not cached.empty else fetched
         if not cached.empty and cached.index[0] < fetched.index[0]:
-            self.notes.append(
+            self._notes.append(
                 f"{asset} derivatives before {fetched.index[0].date()} from the cache "
                 f"(kept since {cached.index[0].date()})"
             )
@@ -65,7 +68,7 @@ class CachedPositioningSource:
         try:
             fetched = await self.live.etf_flows(asset, start, end)
         except FlowsError as exc:
-            self.notes.append(f"live ETF flows failed, cached days only: {exc}")
+            self._notes.append(f"live ETF flows failed, cached days only: {exc}")
             return cached
         await self.store.save_etf_flows(ETF_FLOWS_CACHE_KEY, fetched)
         if cached.empty:
