@@ -364,3 +364,9 @@ async def test_a_malformed_csv_row_names_the_file_and_line(tmp_path, name, text,
     with pytest.raises(MarketDataError) as caught:
         await read("BTC", dt.date(2024, 12, 1), dt.date(2024, 12, 31))
     assert message in str(caught.value)
+
+
+async def test_a_csv_directory_without_etf_flows_leaves_them_unknown(tmp_path):
+    source = CsvPositioningSource(tmp_path)
+    flows = await source.etf_flows("BTC", dt.date(2024, 12, 1), dt.date(2024, 12, 31))
+    assert flows.empty and any("ETF flows unknown" in note for note in source.notes)

@@ -39,6 +39,7 @@ class CsvPositioningSource:
         self.directory = Path(directory)
         self.name = f"csv:{self.directory}"
         self.description = self.name
+        self.notes: list[str] = []
 
     def flows_method(self, fund: str) -> str:
         return f"published daily flow as given in {self.directory / 'etf_flows.csv'}"
@@ -120,7 +121,11 @@ class CsvPositioningSource:
     def _read_flows(self, asset: str) -> pd.DataFrame:
         path = self.directory / "etf_flows.csv"
         if not path.is_file():
-            raise MarketDataError(asset, self.name, f"no file {path.name} (daily ETF flows)")
+            # Derivatives without flows still classify the moves; the flows are unknown.
+            note = f"no {path.name} in {self.directory}: ETF flows unknown"
+            if note not in self.notes:
+                self.notes.append(note)
+            return empty_flows()
         rows = []
         seen: set[tuple[dt.date, str]] = set()
         for line, row in self._rows(path, ETF_FLOW_COLUMNS, asset):
