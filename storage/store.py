@@ -21,6 +21,7 @@ from storage.database import (
 )
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
+from storage.option_chains import OptionChainCacheMixin
 from storage.outbox import NewAlert, OutboxMixin
 from storage.reference import ReferenceCache
 from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _ActiveSnapshot
@@ -28,7 +29,9 @@ from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _Activ
 __all__ = ["BAR_COLUMNS", "ActiveSubscription", "BarCoverage", "NewAlert", "Store"]
 
 
-class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin):
+class Store(
+    SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin, OptionChainCacheMixin
+):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 
     The queries live in one module per concern — `storage/subscriptions.py`,
