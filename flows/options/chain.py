@@ -148,6 +148,7 @@ class OptionChain:
         description: str,
     ) -> OptionChain:
         frame = pd.DataFrame({column: payload[column] for column in CHAIN_COLUMNS})
+        # Stored chains were checked when fetched; from_frame checks them again all the same.
         return cls.from_frame(
             frame,
             asset=asset,

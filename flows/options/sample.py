@@ -14,23 +14,42 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from flows import calendar
 from flows.assets import is_crypto
 from flows.errors import MarketDataError
 from flows.marketdata.sample import SAMPLE_LABEL, SAMPLE_SEED, sample_bars
 from flows.options.chain import OPTION_ASSETS, OptionChain, default_multiplier
 
 _BASE_VOL = {"SPY": 0.16, "QQQ": 0.21, "IWM": 0.23, "BTC": 0.55, "ETH": 0.70}
-_OPEN_INTEREST = {"SPY": 1.6e7, "QQQ": 7.0e6, "IWM": 5.0e6, "BTC": 4.0e5, "ETH": 2.5e6}
+_OPEN_INTEREST = {"SPY": 6.0e6, "QQQ": 4.0e6, "IWM": 3.0e6, "BTC": 4.0e5, "ETH": 2.5e6}
 """Total contracts across the synthetic chain (order of magnitude of the real books)."""
-_EQUITY_WEEKS = (1, 2, 3, 4, 6, 8, 13, 26, 52)
 _CRYPTO_DAYS = (1, 2, 7, 14, 21, 28, 56, 91, 182)
+"""Deribit lists dailies, weeklies, monthlies and quarterlies; these stand in for them."""
 
 
-def _expiries(asset: str, as_of: dt.date) -> list[dt.date]:
+def _third_friday(year: int, month: int) -> dt.date:
+    first = dt.date(year, month, 1)
+    return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
+
+
+def _expiries(asset: str, as_of: dt.date) -> list[tuple[dt.date, float]]:
+    """(expiry, open-interest weight): weeklies, then monthlies (third Fridays, moved to the
+    session before when the exchange is shut) carrying more open interest."""
     if is_crypto(asset):
-        return [as_of + dt.timedelta(days=days) for days in _CRYPTO_DAYS]
+        return [(as_of + dt.timedelta(days=days), 1.0) for days in _CRYPTO_DAYS]
     friday = as_of + dt.timedelta(days=(4 - as_of.weekday()) % 7 or 7)
-    return [friday + dt.timedelta(weeks=weeks - 1) for weeks in _EQUITY_WEEKS]
+    expiries = {friday + dt.timedelta(weeks=week): 1.0 for week in range(4)}
+    year, month = as_of.year, as_of.month
+    for ahead in range(7):
+        monthly = _third_friday(year + (month - 1 + ahead) // 12, (month - 1 + ahead) % 12 + 1)
+        if monthly > as_of:
+            expiries[monthly] = 3.0 if monthly.month % 3 == 0 else 2.0
+    moved: dict[dt.date, float] = {}
+    for day, weight in sorted(expiries.items()):
+        session = calendar.session_on_or_before(day)
+        if session > as_of:
+            moved[session] = max(weight, moved.get(session, 0.0))
+    return sorted(moved.items())
 
 
 def sample_chain_frame(asset: str, as_of: dt.date, spot: float) -> pd.DataFrame:
@@ -48,10 +67,9 @@ def sample_chain_frame(asset: str, as_of: dt.date, spot: float) -> pd.DataFrame:
     put_profile = put_call * np.exp(-(((moneyness - 0.95) / 0.08) ** 2))
     rows = []
     base_vol = _BASE_VOL[asset]
-    for number, expiry in enumerate(expiries):
+    for expiry, expiry_weight in expiries:
         years = (expiry - as_of).days / 365.0
-        # Monthly and quarterly expiries carry more open interest than weeklies.
-        weight = (2.5 if number in (3, 6, 7) else 1.0) * rng.uniform(0.7, 1.3)
+        weight = expiry_weight * rng.uniform(0.7, 1.3)
         width = np.sqrt(max(years, 1 / 365) / 0.08)
         for is_call, profile in ((True, call_profile), (False, put_profile)):
             spread = np.exp(-(((moneyness - 1.0) / (0.12 * width)) ** 2)) * 0.5 + 0.5
