@@ -163,7 +163,7 @@ class LiveChainSource:
                     f"stale option chain: the newest {ticker} option trade is from {last_day}, "
                     f"{(as_of - last_day).days} days before {as_of}",
                 )
-        frame, dropped = _drop_unusable(frame)
+        frame, dropped = _drop_unusable(frame, asset, source)
         return OptionChain.from_frame(
             frame,
             asset=asset,
@@ -262,7 +262,7 @@ class LiveChainSource:
                 f"{newest:%Y-%m-%d %H:%M} UTC",
             )
         frame = frame[frame["expiry"] > pd.Timestamp(as_of)]
-        frame, dropped = _drop_unusable(frame)
+        frame, dropped = _drop_unusable(frame, asset, source)
         stamp = f", quoted {newest:%Y-%m-%d %H:%M} UTC" if newest is not None else ""
         return OptionChain.from_frame(
             frame,
@@ -316,7 +316,9 @@ def _number(value: Any) -> float:
         return float("nan")
 
 
-def _drop_unusable(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+def _drop_unusable(
+    frame: pd.DataFrame, asset: str, source: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Leave out contracts with no open interest or no implied vol, and count them. A negative
     vol stays in: the chain check rejects it (a provider bug, not a gap)."""
     no_oi = frame["open_interest"].isna() | (frame["open_interest"] == 0)
@@ -327,4 +329,10 @@ def _drop_unusable(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         dropped["no open interest"] = int(no_oi.sum())
     if no_iv.any():
         dropped["no implied vol"] = int(no_iv.sum())
-    return frame[~(no_oi | no_iv)].reset_index(drop=True), dropped
+    kept = frame[~(no_oi | no_iv)].reset_index(drop=True)
+    if kept.empty:
+        left_out = ", ".join(f"{count} {why}" for why, count in dropped.items())
+        raise MarketDataError(
+            asset, source, f"the option chain has no open interest with an implied vol ({left_out})"
+        )
+    return kept, dropped
