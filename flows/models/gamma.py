@@ -125,37 +125,47 @@ def contract_gex(prepared: PreparedChain, spot: float) -> np.ndarray:
     return spot * prepared.weight * np.exp(-0.5 * d1 * d1)
 
 
-def total_gex_curve(prepared: PreparedChain, levels: np.ndarray) -> np.ndarray:
-    """Total GEX recomputed at each spot level (same vols and T)."""
+def total_gex_curve(
+    prepared: PreparedChain, levels: np.ndarray, dtype: type = np.float64
+) -> np.ndarray:
+    """Total GEX recomputed at each spot level (same vols and T). `np.float32` halves the
+    memory traffic for the grid scan; every reported figure is computed in float64."""
     levels = np.asarray(levels, dtype=float)
-    d1 = (np.log(levels)[:, None] - prepared.log_strike_drift[None, :]) * prepared.inv_root
+    d1 = np.log(levels).astype(dtype)[:, None] - prepared.log_strike_drift.astype(dtype)[None, :]
+    np.multiply(d1, prepared.inv_root.astype(dtype), out=d1)
     np.multiply(d1, d1, out=d1)
-    np.multiply(d1, -0.5, out=d1)
+    np.multiply(d1, dtype(-0.5), out=d1)
     np.exp(d1, out=d1)
-    return levels * (d1 @ prepared.weight)
+    return levels * (d1 @ prepared.weight.astype(dtype)).astype(float)
 
 
 def zero_gamma(prepared: PreparedChain, spot: float) -> float | None:
     """The spot level in [0.5·S, 1.5·S] where total GEX changes sign, nearest to S, to 0.01 %
-    of S; None when it does not change sign there. Sign changes are located on a grid 0.5 % of
-    S apart and each refined with Brent's method."""
+    of S; None when it does not change sign there.
+
+    Sign changes are located on a grid 0.5 % of S apart (scanned in float32), each bracket near
+    spot is re-checked in float64 with its neighbours and refined with Brent's method."""
     levels = np.linspace(SEARCH_LOW * spot, SEARCH_HIGH * spot, GRID_POINTS)
-    curve = total_gex_curve(prepared, levels)
-    signs = np.sign(curve)
-    exact = np.flatnonzero(signs == 0)
-    brackets = np.flatnonzero(signs[:-1] * signs[1:] < 0)
-    candidates = [float(levels[i]) for i in exact]
+    signs = np.sign(total_gex_curve(prepared, levels, np.float32))
+    rough = np.flatnonzero(signs[:-1] * signs[1:] < 0)
+    if not len(rough):
+        return None
+    # The nearest root lies in one of the brackets closest to S; float32 may misplace a sign
+    # change by a cell, so each is re-examined in float64 one cell either side.
+    nearest = sorted(rough, key=lambda i: min(abs(levels[i] - spot), abs(levels[i + 1] - spot)))
+    cells = sorted({j for i in nearest[:4] for j in (i - 1, i, i + 1) if 0 <= j < GRID_POINTS - 1})
+    points = sorted({j for i in cells for j in (i, i + 1)})
+    exact = dict(zip(points, total_gex_curve(prepared, levels[points]), strict=True))
 
     def total(x: float) -> float:
         return float(contract_gex(prepared, x).sum())
 
-    # Refine the brackets nearest to spot first; the nearest root lies in one of the two
-    # brackets closest to S on either side.
-    order = sorted(brackets, key=lambda i: min(abs(levels[i] - spot), abs(levels[i + 1] - spot)))
-    for i in order[:4]:
-        candidates.append(
-            brentq(total, levels[i], levels[i + 1], xtol=SEARCH_TOLERANCE * spot * 0.5)
-        )
+    candidates = []
+    for i in cells:
+        if exact[i] * exact[i + 1] < 0:
+            candidates.append(
+                brentq(total, levels[i], levels[i + 1], xtol=SEARCH_TOLERANCE * spot * 0.5)
+            )
     if not candidates:
         return None
     return min(candidates, key=lambda x: abs(x - spot))
