@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flows.assets import find_asset
 
 MAX_COMMAND_CHARS = 500
-ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar")
+ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar", "gamma")
 DEFAULT_KINDS = ("quarter_end", "drift", "vol")
 KIND_ALIASES = {
     "quarter_end": "quarter_end",
@@ -29,6 +29,9 @@ KIND_ALIASES = {
     "letf": "letf",
     "leveraged": "letf",
     "calendar": "calendar",
+    "gamma": "gamma",
+    "dealer_gamma": "gamma",
+    "gex": "gamma",
 }
 SUBCOMMANDS = (
     "watch",
@@ -40,6 +43,7 @@ SUBCOMMANDS = (
     "unmute",
     "help",
     "ask",
+    "gamma",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -153,6 +157,10 @@ def parse_command(text: str) -> ParsedCommand:
         if len(args) != 1:
             raise CommandError("Usage: `/flows status ASSET`, e.g. `/flows status BTC`.")
         return ParsedCommand("status", asset=_asset(args[0]))
+    if name == "gamma":
+        if len(args) != 1:
+            raise CommandError("Usage: `/flows gamma ASSET`, e.g. `/flows gamma SPY`.")
+        return ParsedCommand("gamma", asset=_asset(args[0]))
     if name == "calendar":
         return _parse_calendar(args)
     if name == "mute":
@@ -175,7 +183,7 @@ def parse_command(text: str) -> ParsedCommand:
 def _parse_watch(args: list[str]) -> ParsedCommand:
     if not args:
         raise CommandError(
-            "Usage: `/flows watch ASSET [quarter_end|drift|vol|letf|calendar …] "
+            "Usage: `/flows watch ASSET [quarter_end|drift|vol|letf|calendar|gamma …] "
             "[threshold=250m|5%] [dm]`"
         )
     asset = _asset(args[0])

@@ -17,13 +17,14 @@ from typing import Literal
 from bot.messages import Message
 from flows.results import Direction, StatusReport
 
-AlertKind = Literal["quarter_end", "drift", "vol_regime", "letf", "calendar"]
+AlertKind = Literal["quarter_end", "drift", "vol_regime", "letf", "calendar", "gamma"]
 SUBSCRIPTION_KIND = {
     "quarter_end": "quarter_end",
     "drift": "drift",
     "vol_regime": "vol",
     "letf": "letf",
     "calendar": "calendar",
+    "gamma": "gamma",
 }
 DRIFT_HYSTERESIS = 0.1
 MAX_DRIFT_LEVEL = 30
