@@ -335,12 +335,14 @@ class CommandService:
         from bot.reference import leveraged_funds_asked
 
         market = self.market_factory()
+        chains = self._chain_source(market)
         try:
             registry = self.registry
             funds = leveraged_funds_asked(command.text, registry)
             if funds:
                 registry = await self._reference(market).registry_with_live_aum(registry, funds)
-            answer = await answer_question(command.text, market, registry)
+            answer = await answer_question(command.text, market, registry, chains=chains)
         finally:
+            await chains.close()
             await market.close()
         return answer_message(answer)

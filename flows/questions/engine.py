@@ -171,9 +171,11 @@ async def answer_question(
     config: AnalyticsConfig | None = None,
     *,
     today: dt.date | None = None,
+    chains=None,
 ) -> Answer:
     """Answer `question` from `market` data as of `as_of` (default: the latest date every
-    series the answer needs covers)."""
+    series the answer needs covers). `chains`: where option chains come from for dealer-gamma
+    questions (default: the source matching `market`'s)."""
     parsed = parse_question(question, registry.symbols)
     data_source, sample = source_label(market), market.is_sample
 
@@ -209,7 +211,20 @@ async def answer_question(
         return unknown("data_unavailable", str(exc), window)
     if as_of is None:
         as_of = min(frame.index[-1].date() for frame in frames.values())
-    return answer_from_frames(parsed, as_of, frames, registry, data_source, sample, config)
+    option_chains = None
+    if "gamma" in _sources(parsed)[0]:
+        from flows.options import chain_source_for
+        from flows.questions.channels.gamma import fetch_option_chains
+
+        source = chains or chain_source_for(market.source)
+        try:
+            option_chains = await fetch_option_chains(parsed.assets, source, as_of)
+        finally:
+            if chains is None:
+                await source.close()
+    return answer_from_frames(
+        parsed, as_of, frames, registry, data_source, sample, config, option_chains=option_chains
+    )
 
 
 def _check_frames(
@@ -276,6 +291,7 @@ def _asset_answer(
     frames: Mapping[str, pd.DataFrame],
     registry: FundRegistry,
     config: AnalyticsConfig,
+    option_chains: Mapping[str, object] | None = None,
 ) -> tuple[AssetAnswer, bool]:
     asset = _asset(symbol)
     adv_day = min(as_of, window.end)
@@ -290,6 +306,7 @@ def _asset_answer(
         config=config,
         scenario_symbols=frozenset(parsed.assets),
         neutral_band_usd=band,
+        option_chains=option_chains or {},
     )
     channels: list[ChannelFlow] = []
     outside = False
@@ -411,8 +428,11 @@ def answer_from_frames(
     data_source: str,
     sample: bool,
     config: AnalyticsConfig | None = None,
+    *,
+    option_chains: Mapping[str, object] | None = None,
 ) -> Answer:
-    """The pure engine: frames already fetched (validated bars, `adj_close` included)."""
+    """The pure engine: frames already fetched (validated bars, `adj_close` included), and
+    option chains by asset for dealer-gamma questions."""
     config = config or AnalyticsConfig()
     parsed = (
         question
@@ -429,7 +449,9 @@ def answer_from_frames(
         upto = {symbol: frame.loc[: pd.Timestamp(as_of)] for symbol, frame in frames.items()}
         _check_frames(needed_symbols(parsed, registry), upto, as_of, data_source)
         try:
-            return _answer(parsed, window, as_of, upto, registry, data_source, sample, config)
+            return _answer(
+                parsed, window, as_of, upto, registry, data_source, sample, config, option_chains
+            )
         except FlowsError as exc:
             raise _Declined("data_unavailable", str(exc)) from None
     except _Declined as declined:
@@ -454,13 +476,14 @@ def _answer(
     data_source: str,
     sample: bool,
     config: AnalyticsConfig,
+    option_chains: Mapping[str, object] | None = None,
 ) -> Answer:
     sources, _ = _sources(parsed)
     breakdown: list[AssetAnswer] = []
     outside = False
     for symbol in parsed.assets:
         item, failed = _asset_answer(
-            symbol, parsed, sources, window, as_of, frames, registry, config
+            symbol, parsed, sources, window, as_of, frames, registry, config, option_chains
         )
         breakdown.append(item)
         outside |= failed

@@ -20,7 +20,7 @@ MAX_QUESTION_CHARS = 1000
 """Chat messages can be long; a question about flows is never longer than this."""
 
 CRYPTO_BASKET = ("BTC", "ETH")
-SOURCES = ("rebalancing", "vol_target", "leveraged")
+SOURCES = ("rebalancing", "vol_target", "leveraged", "gamma")
 
 _CRYPTO_WORDS = re.compile(
     r"\b(?:crypto(?:currency|currencies|s)?|digital\sassets?|the\scoin\smarket|coins)\b"
@@ -38,11 +38,15 @@ _SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
     "leveraged": re.compile(
         r"\bleveraged\b|\bletfs?\b|\binverse\setfs?\b|\bdaily\sreset\b|\b[23]x\b"
     ),
+    "gamma": re.compile(
+        r"\bgamma\b|\bgex\b|\bdealers?\s(?:hedg|position|are\s(?:long|short))|\bcall\swall"
+        r"|\bput\swall|\bflip\slevel"
+    ),
 }
 _UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
     "CTA / trend-following": re.compile(r"\bctas?\b|\btrend\sfollow|\bmomentum\sfunds?"),
-    "options hedging (gamma, expiries)": re.compile(
-        r"\bgamma\b|\bopex\b|\boptions?\sexpir|\bdealer\shedg|\bcharm\b|\bvanna\b"
+    "options-expiry hedging (opex, charm, vanna)": re.compile(
+        r"\bopex\b|\boptions?\sexpir|\bcharm\b|\bvanna\b"
     ),
     "corporate buybacks": re.compile(r"\bbuy\s?backs?\b"),
     "spot ETF creations and redemptions": re.compile(

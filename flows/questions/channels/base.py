@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
@@ -39,6 +39,8 @@ class ChannelInput:
     scenario_symbols: frozenset[str]
     """Assets a price what-if moves together: every asset the question asks about."""
     neutral_band_usd: float
+    option_chains: Mapping[str, object] = field(default_factory=dict)
+    """Option chains by asset (or the reason one is missing), for the dealer-gamma channel."""
 
 
 class Channel(Protocol):
