@@ -175,7 +175,7 @@ def test_bad_chains_are_one_line_errors(capsys, csv_dir, tmp_path, rows, needle)
     [
         (["gamma", "DOGE", "--source", "sample"], "unknown asset 'DOGE'"),
         (["gamma", "SPY", "--source", "sample", "--rate", "4"], "--rate 4 is outside"),
-        (["gamma", "SPY", "--source", "sample", "--spot", "-3"], "--spot -3 must be a positive price"),
+        (["gamma", "SPY", "--source", "sample", "--spot", "-3"], "--spot -3 must be a positive"),
         (["gamma", "SPY", "--source", "sample", "--spot", "abc"], "'abc' is not a number"),
         (["gamma", "SPY", "--source", "sample", "--as-of", "2999-01-01"], "in the future"),
         (["gamma", "SPY", "--source", "/no/such/dir"], "neither 'live', 'sample'"),
