@@ -254,10 +254,13 @@ def deribit_row(name, oi, mark_iv, stamp_ms):
 
 @pytest.fixture
 async def deribit():
-    state = {"rows": [], "requests": []}
+    state = {"rows": [], "requests": [], "fail": 0}
 
     async def handler(request: web.Request) -> web.Response:
         state["requests"].append((request.path, dict(request.query)))
+        if state["fail"]:
+            state["fail"] -= 1
+            return web.Response(status=429, text="too many requests")
         return json_response({"jsonrpc": "2.0", "result": state["rows"], "usIn": 0, "usOut": 0})
 
     app = web.Application()
@@ -268,9 +271,12 @@ async def deribit():
     await runner.cleanup()
 
 
-def deribit_source(url: str, now: dt.datetime) -> LiveChainSource:
+def deribit_source(url: str, now: dt.datetime, retry_delays=(0.0,)) -> LiveChainSource:
     return LiveChainSource(
-        deribit_url_override=url, exchange_config={"enableRateLimit": False}, clock=lambda: now
+        deribit_url_override=url,
+        exchange_config={"enableRateLimit": False},
+        retry_delays=retry_delays,
+        clock=lambda: now,
     )
 
 
@@ -312,6 +318,22 @@ async def test_deribit_empty_and_stale_chains(deribit):
             await source.chain("BTC", None)
         with pytest.raises(MarketDataError, match="BTC, ETH only"):
             await source.chain("SOL", None)
+    finally:
+        await source.close()
+
+
+async def test_deribit_rate_limit_is_retried_then_reported(deribit):
+    now = dt.datetime(2025, 3, 4, 12, 0, tzinfo=dt.UTC)
+    stamp = int(now.timestamp() * 1000)
+    deribit["rows"] = [deribit_row("BTC-28MAR25-90000-C", 10.0, 50.0, stamp)]
+    deribit["fail"] = 1
+    source = deribit_source(deribit["url"], now)
+    try:
+        assert len(await source.chain("BTC", None)) == 1
+        assert len(deribit["requests"]) == 2
+        deribit["fail"] = 5
+        with pytest.raises(MarketDataError, match=r"rate limit at Deribit \(2 attempts\)"):
+            await source.chain("BTC", None)
     finally:
         await source.close()
 

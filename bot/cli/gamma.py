@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.cli.common import print_json, run_with_market
+    from bot.cli.common import print_json, quiet_provider_logs, run_with_market
     from bot.render.gamma import gamma_chart, render_gamma_text
     from bot.settings import get_settings
     from flows.assets import get_asset
@@ -73,6 +73,8 @@ def handle(args: argparse.Namespace) -> int:
         open_source(args.source or settings.data_source, crypto_exchange=settings.crypto_exchange)
     )
     chains = chain_source_for(market.source)
+    if chains.name == "live":
+        quiet_provider_logs()  # the error, if any, is the one line bot.cli prints
 
     async def work():
         store = None

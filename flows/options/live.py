@@ -30,7 +30,13 @@ import pandas as pd
 from flows import calendar
 from flows.assets import is_crypto
 from flows.errors import MarketDataError
-from flows.marketdata.live import _first_line, _rebase_urls, _yahoo_failure, configure_yfinance
+from flows.marketdata.live import (
+    DEFAULT_RETRY_DELAYS,
+    _first_line,
+    _rebase_urls,
+    _yahoo_failure,
+    configure_yfinance,
+)
 from flows.marketdata.live import yahoo_ticker as _yahoo_ticker
 from flows.options.chain import CRYPTO_MULTIPLIER, EQUITY_MULTIPLIER, OptionChain
 
@@ -81,11 +87,14 @@ class LiveChainSource:
         deribit_url_override: str | None = None,
         exchange_config: Mapping[str, Any] | None = None,
         max_expiry_days: int = MAX_EXPIRY_DAYS,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         """yf_expiries / yf_chain: the yfinance calls (tests pass recorded frames);
         deribit_url_override: send Deribit's REST calls to this scheme://host (a stand-in);
+        retry_delays: seconds before each retry of a network error or rate limit;
         clock: now, timezone-aware."""
+        self._retry_delays = tuple(retry_delays)
         self._yf_expiries = yf_expiries or _yahoo_expiries
         self._yf_chain = yf_chain or _yahoo_chain
         self._deribit_url = deribit_url_override
@@ -124,11 +133,18 @@ class LiveChainSource:
     # ----- Yahoo --------------------------------------------------------------------------
 
     async def _yahoo_call(self, asset: str, call: Callable[[], Any]) -> Any:
-        try:
-            async with self._slots:
-                return await asyncio.to_thread(call)
-        except Exception as exc:
-            raise MarketDataError(asset, "live:yahoo", _yahoo_failure(asset, exc)[1]) from exc
+        attempts = len(self._retry_delays) + 1
+        for attempt in range(attempts):
+            try:
+                async with self._slots:
+                    return await asyncio.to_thread(call)
+            except Exception as exc:
+                transient, reason = _yahoo_failure(asset, exc)
+                if transient and attempt + 1 < attempts:
+                    await asyncio.sleep(self._retry_delays[attempt])
+                    continue
+                raise MarketDataError(asset, "live:yahoo", reason) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _yahoo(self, asset: str, as_of: dt.date) -> OptionChain:
         ticker = _yahoo_ticker(asset)
@@ -237,16 +253,26 @@ class LiveChainSource:
                 f"{', '.join(DERIBIT_CURRENCIES)} only",
             )
         exchange = await self._get_exchange()
-        try:
-            response = await exchange.publicGetGetBookSummaryByCurrency(
-                {"currency": asset, "kind": "option"}
-            )
-        except ccxt_async.NetworkError as exc:
-            raise MarketDataError(
-                asset, source, f"network error or rate limit at Deribit: {_first_line(exc)}"
-            ) from exc
-        except ccxt_async.BaseError as exc:
-            raise MarketDataError(asset, source, f"Deribit error: {_first_line(exc)}") from exc
+        attempts = len(self._retry_delays) + 1
+        for attempt in range(attempts):
+            try:
+                response = await exchange.publicGetGetBookSummaryByCurrency(
+                    {"currency": asset, "kind": "option"}
+                )
+                break
+            except ccxt_async.NetworkError as exc:
+                # RateLimitExceeded, DDoSProtection, RequestTimeout: worth another try.
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(self._retry_delays[attempt])
+                    continue
+                raise MarketDataError(
+                    asset,
+                    source,
+                    f"network error or rate limit at Deribit ({attempts} attempts), try again "
+                    f"later: {_first_line(exc)}",
+                ) from exc
+            except ccxt_async.BaseError as exc:
+                raise MarketDataError(asset, source, f"Deribit error: {_first_line(exc)}") from exc
         rows = response.get("result") if isinstance(response, dict) else None
         if not rows:
             raise MarketDataError(
