@@ -139,6 +139,7 @@ def gamma_chart(result: GammaResult, path: Path) -> Path:
         if level is not None and strikes[0] <= level <= strikes[-1]:
             axis.axvline(level, color=colour, linestyle=style, linewidth=1.6, label=label)
     axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axis.set_ylabel("GEX, $m per 1% move")
     axis.set_xlabel(f"strike ({result.asset})")
     axis.set_title(
