@@ -99,7 +99,7 @@ def gamma_message(result: GammaResult, chart: Path | None = None) -> Message:
         summary=f"Spot {price(result.spot)}: {REGIME_WORDS[result.regime]}.",
         fields=fields,
         body="\n".join(text_table(rows, right_aligned={1, 2}, indent="")),
-        footer=f"Convention: {CONVENTION}. Basis: {result.basis}",
+        footer=f"Basis: {result.basis}",
         chart_path=chart,
         tone="neutral",
         sample=result.sample,
