@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     )
     letf_minutes_before_close: int = Field(30, ge=1, le=390)
     letf_threshold_usd: float = Field(1.0e9, gt=0)
+    gamma_rolloff_share: float = Field(
+        0.3, gt=0, le=1, description="gamma alert before an expiry holding this share of gamma"
+    )
+    gamma_rolloff_days: int = Field(
+        1, ge=1, le=14, description="how many days before such an expiry the alert posts"
+    )
     chart_dir: Path = Path("flows-charts")
 
     # Chat platforms

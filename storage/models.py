@@ -22,7 +22,16 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 PLATFORMS = ("console", "slack", "discord")
-ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar", "positioning", "etf_flows")
+ALERT_KINDS = (
+    "quarter_end",
+    "drift",
+    "vol",
+    "letf",
+    "calendar",
+    "positioning",
+    "etf_flows",
+    "gamma",
+)
 """The alert kinds known today; the schema does not restrict `kinds` to these."""
 
 SUBSCRIPTION_ACTIVE = "active"
@@ -265,6 +274,22 @@ class FundAum(StorageModel, table=True):
     ticker: str = Field(primary_key=True, sa_type=sa.String(32))
     aum_usd: float = Field(sa_type=sa.Float)
     source: str = Field(sa_type=sa.Text)
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OptionChainDay(StorageModel, table=True):
+    """One asset's option chain on one day as a provider served it (the columns of
+    `flows.options.OptionChain` as JSON), so a day's chain is fetched once and past days stay
+    answerable after the provider has moved on."""
+
+    __tablename__ = "option_chains"
+
+    source: str = Field(primary_key=True, sa_type=sa.String(64))
+    asset: str = Field(primary_key=True, sa_type=sa.String(32))
+    as_of: dt.date = Field(primary_key=True, sa_type=sa.Date)
+    description: str = Field(sa_type=sa.Text)
+    contracts: int = Field(sa_type=sa.Integer)
+    payload: str = Field(sa_type=sa.Text)
     fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

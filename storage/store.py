@@ -21,6 +21,7 @@ from storage.database import (
 )
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
+from storage.option_chains import OptionChainCacheMixin
 from storage.outbox import NewAlert, OutboxMixin
 from storage.positioning import PositioningCacheMixin
 from storage.reference import ReferenceCache
@@ -30,7 +31,12 @@ __all__ = ["BAR_COLUMNS", "ActiveSubscription", "BarCoverage", "NewAlert", "Stor
 
 
 class Store(
-    SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin, PositioningCacheMixin
+    SubscriptionsMixin,
+    MonitorStateMixin,
+    OutboxMixin,
+    BarCacheMixin,
+    PositioningCacheMixin,
+    OptionChainCacheMixin,
 ):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 

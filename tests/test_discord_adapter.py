@@ -73,6 +73,7 @@ async def test_start_signs_in_and_syncs_the_flows_group_to_the_dev_guild(discord
         "help",
         "ask",
         "positioning",
+        "gamma",
     ]
     watch = {o["name"]: o for o in options["watch"]["options"]}
     assert watch["asset"]["required"] and watch["asset"]["autocomplete"]

@@ -53,7 +53,7 @@ from flows.assets import ASSETS, find_asset
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
-SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning"})
+SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma"})
 """Sub-commands that may take longer than Discord's 3 s: deferred, then answered by follow-up."""
 NONCE_LENGTH = 25
 MAX_CHOICES = 25
@@ -343,6 +343,12 @@ class DiscordAdapter(ChatAdapter):
         @app_commands.autocomplete(asset=complete_asset)
         async def positioning(interaction: discord.Interaction, asset: str) -> None:
             await self._run(interaction, f"positioning {_asset_word(asset)}")
+
+        @group.command(name="gamma", description="Dealer gamma: GEX, zero-gamma level, walls")
+        @app_commands.describe(asset="SPY, QQQ, IWM, BTC, ETH")
+        @app_commands.autocomplete(asset=complete_asset)
+        async def gamma(interaction: discord.Interaction, asset: str) -> None:
+            await self._run(interaction, f"gamma {_asset_word(asset)}")
 
         return group
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.cli.replay",
     "bot.cli.run",
     "bot.cli.positioning",
+    "bot.cli.gamma",
 )
 
 EXIT_USAGE = 2

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from flows.assets import find_asset
 
 MAX_COMMAND_CHARS = 500
-ALERT_KINDS = ("quarter_end", "drift", "vol", "letf", "calendar", "positioning", "etf_flows")
+ALERT_KINDS = (
+    "quarter_end",
+    "drift",
+    "vol",
+    "letf",
+    "calendar",
+    "positioning",
+    "etf_flows",
+    "gamma",
+)
 DEFAULT_KINDS = ("quarter_end", "drift", "vol")
 KIND_ALIASES = {
     "quarter_end": "quarter_end",
@@ -33,6 +42,9 @@ KIND_ALIASES = {
     "etf_flows": "etf_flows",
     "etf-flows": "etf_flows",
     "etf": "etf_flows",
+    "gamma": "gamma",
+    "dealer_gamma": "gamma",
+    "gex": "gamma",
 }
 SUBCOMMANDS = (
     "watch",
@@ -45,6 +57,7 @@ SUBCOMMANDS = (
     "help",
     "ask",
     "positioning",
+    "gamma",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -158,6 +171,10 @@ def parse_command(text: str) -> ParsedCommand:
         if len(args) != 1:
             raise CommandError("Usage: `/flows status ASSET`, e.g. `/flows status BTC`.")
         return ParsedCommand("status", asset=_asset(args[0]))
+    if name == "gamma":
+        if len(args) != 1:
+            raise CommandError("Usage: `/flows gamma ASSET`, e.g. `/flows gamma SPY`.")
+        return ParsedCommand("gamma", asset=_asset(args[0]))
     if name == "calendar":
         return _parse_calendar(args)
     if name == "positioning":
@@ -184,7 +201,7 @@ def parse_command(text: str) -> ParsedCommand:
 def _parse_watch(args: list[str]) -> ParsedCommand:
     if not args:
         raise CommandError(
-            "Usage: `/flows watch ASSET [quarter_end|drift|vol|letf|calendar …] "
+            "Usage: `/flows watch ASSET [quarter_end|drift|vol|letf|calendar|gamma …] "
             "[threshold=250m|5%] [dm]`"
         )
     asset = _asset(args[0])

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 MarketFactory = Callable[[], MarketData]
 
 HELP_TEXT = (
-    "/flows watch ASSET [quarter_end drift vol letf calendar] [threshold=250m|threshold=2%] [dm]\n"
+    "/flows watch ASSET [quarter_end drift vol letf calendar gamma] [threshold=250m|threshold=2%] "
+    "[dm]\n"
     "    subscribe this channel (or, with dm, just you) to alerts for ASSET\n"
     "/flows unwatch ASSET|all [dm]     stop alerts\n"
     "/flows list                       what this channel (and you) watch\n"
@@ -30,6 +31,7 @@ HELP_TEXT = (
     "/flows calendar [DAYS]            upcoming flow events (default 30 days)\n"
     "/flows ask QUESTION               e.g. Will BTC see selling pressure at quarter end?\n"
     "/flows positioning ASSET          short covering / liquidations, ETF flows (chart)\n"
+    "/flows gamma ASSET                dealer gamma: GEX, zero-gamma level, walls (SPY QQQ BTC …)\n"
     "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
     "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
 )
@@ -325,6 +327,34 @@ class CommandService:
             chart = None
         return positioning_message(report, chart)
 
+    def _chain_source(self, market: MarketData):
+        """Option chains matching the market's bar source; live ones through the store's
+        per-day cache."""
+        from bot.chaincache import CachedChainSource
+        from flows.options import chain_source_for
+
+        chains = chain_source_for(market.source)
+        return CachedChainSource(chains, self.store) if chains.name == "live" else chains
+
+    async def _cmd_gamma(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.render.gamma import gamma_chart, gamma_message
+        from flows.gamma import build_gamma
+
+        market = self.market_factory()
+        chains = self._chain_source(market)
+        try:
+            result = await build_gamma(command.asset, market, chains)
+        finally:
+            await chains.close()
+            await market.close()
+        path = self.settings.chart_dir / f"gamma-{result.asset}-{result.as_of}.png"
+        try:
+            chart = await asyncio.to_thread(gamma_chart, result, path)
+        except Exception:
+            log.exception("gamma chart for %s failed", result.asset)
+            chart = None
+        return gamma_message(result, chart)
+
     async def _cmd_ask(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         try:
             from bot.render.answer import answer_message
@@ -337,13 +367,15 @@ class CommandService:
         market = self.market_factory()
         # Positioning questions read derivatives and ETF flows: live ones through the day cache.
         market.positioning = positioning_for_market(market, self.settings, self.store)
+        chains = self._chain_source(market)
         try:
             registry = self.registry
             funds = leveraged_funds_asked(command.text, registry)
             if funds:
                 registry = await self._reference(market).registry_with_live_aum(registry, funds)
-            answer = await answer_question(command.text, market, registry)
+            answer = await answer_question(command.text, market, registry, chains=chains)
         finally:
             await market.positioning.close()
+            await chains.close()
             await market.close()
         return answer_message(answer)

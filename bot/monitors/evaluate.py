@@ -18,7 +18,7 @@ from bot.messages import Message
 from flows.results import Direction, StatusReport
 
 AlertKind = Literal[
-    "quarter_end", "drift", "vol_regime", "letf", "calendar", "positioning", "etf_flows"
+    "quarter_end", "drift", "vol_regime", "letf", "calendar", "positioning", "etf_flows", "gamma"
 ]
 SUBSCRIPTION_KIND = {
     "quarter_end": "quarter_end",
@@ -28,6 +28,7 @@ SUBSCRIPTION_KIND = {
     "calendar": "calendar",
     "positioning": "positioning",
     "etf_flows": "etf_flows",
+    "gamma": "gamma",
 }
 DRIFT_HYSTERESIS = 0.1
 MAX_DRIFT_LEVEL = 30

@@ -158,10 +158,38 @@ async def run_tick(
             if alert is not None:
                 new_alerts.append(alert)
                 result.alerts.append(event)
+    await _gamma(store, market, by_asset, settings, as_of, charts, new_alerts, new_states, result)
     await _record(store, new_alerts, new_states, result)
     for symbol, error in result.errors.items():
         log.warning("tick %s: %s skipped: %s", as_of, symbol, error)
     return result
+
+
+async def _gamma(
+    store, market, by_asset, settings, as_of, charts, new_alerts, new_states, result
+) -> None:
+    """The dealer-gamma monitor for assets someone watches with kind `gamma`."""
+    watched = sorted(
+        s for s, subs in by_asset.items() if any("gamma" in x.alert_kinds for x in subs)
+    )
+    if not watched:
+        return
+    from bot.monitors.gamma import gamma_alerts
+
+    states = await store.get_states("gamma", watched)
+    events, evaluated, errors = await gamma_alerts(
+        store, market, watched, states, settings, as_of, charts
+    )
+    for asset, error in errors.items():
+        result.errors[f"{asset} gamma"] = error
+    for asset, state in evaluated.items():
+        if state != states.get(asset):
+            new_states[("gamma", asset)] = state
+    for event in events:
+        alert = await _new_alert(event, by_asset[event.asset], settings, {}, None, charts)
+        if alert is not None:
+            new_alerts.append(alert)
+            result.alerts.append(event)
 
 
 async def _new_alert(

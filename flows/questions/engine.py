@@ -171,9 +171,11 @@ async def answer_question(
     config: AnalyticsConfig | None = None,
     *,
     today: dt.date | None = None,
+    chains=None,
 ) -> Answer:
     """Answer `question` from `market` data as of `as_of` (default: the latest date every
-    series the answer needs covers)."""
+    series the answer needs covers). `chains`: where option chains come from for dealer-gamma
+    questions (default: the source matching `market`'s)."""
     parsed = parse_question(question, registry.symbols)
     data_source, sample = source_label(market), market.is_sample
 
@@ -210,8 +212,27 @@ async def answer_question(
     if as_of is None:
         as_of = min(frame.index[-1].date() for frame in frames.values())
     extras = await _prefetch(parsed, registry, market, window, as_of)
+    option_chains = None
+    if "gamma" in _sources(parsed)[0]:
+        from flows.options import chain_source_for
+        from flows.questions.channels.gamma import fetch_option_chains
+
+        source = chains or chain_source_for(market.source)
+        try:
+            option_chains = await fetch_option_chains(parsed.assets, source, as_of)
+        finally:
+            if chains is None:
+                await source.close()
     return answer_from_frames(
-        parsed, as_of, frames, registry, data_source, sample, config, extras=extras
+        parsed,
+        as_of,
+        frames,
+        registry,
+        data_source,
+        sample,
+        config,
+        extras=extras,
+        option_chains=option_chains,
     )
 
 
@@ -304,6 +325,7 @@ def _asset_answer(
     registry: FundRegistry,
     config: AnalyticsConfig,
     extras: Mapping[tuple[str, str], object] | None = None,
+    option_chains: Mapping[str, object] | None = None,
 ) -> tuple[AssetAnswer, bool]:
     asset = _asset(symbol)
     adv_day = min(as_of, window.end)
@@ -319,6 +341,7 @@ def _asset_answer(
         scenario_symbols=frozenset(parsed.assets),
         neutral_band_usd=band,
         extras={name: data for (name, asset), data in (extras or {}).items() if asset == symbol},
+        option_chains=option_chains or {},
     )
     channels: list[ChannelFlow] = []
     outside = False
@@ -442,9 +465,11 @@ def answer_from_frames(
     config: AnalyticsConfig | None = None,
     *,
     extras: Mapping[tuple[str, str], object] | None = None,
+    option_chains: Mapping[str, object] | None = None,
 ) -> Answer:
     """The pure engine: frames already fetched (validated bars, `adj_close` included);
-    `extras`: what channels' `prefetch` fetched, by (channel, asset)."""
+    `extras`: what channels' `prefetch` fetched, by (channel, asset); `option_chains` by asset
+    for dealer-gamma questions."""
     config = config or AnalyticsConfig()
     parsed = (
         question
@@ -462,7 +487,16 @@ def answer_from_frames(
         _check_frames(needed_symbols(parsed, registry), upto, as_of, data_source)
         try:
             return _answer(
-                parsed, window, as_of, upto, registry, data_source, sample, config, extras or {}
+                parsed,
+                window,
+                as_of,
+                upto,
+                registry,
+                data_source,
+                sample,
+                config,
+                extras or {},
+                option_chains,
             )
         except FlowsError as exc:
             raise _Declined("data_unavailable", str(exc)) from None
@@ -489,13 +523,14 @@ def _answer(
     sample: bool,
     config: AnalyticsConfig,
     extras: Mapping[tuple[str, str], object],
+    option_chains: Mapping[str, object] | None = None,
 ) -> Answer:
     sources, _ = _sources(parsed)
     breakdown: list[AssetAnswer] = []
     outside = False
     for symbol in parsed.assets:
         item, failed = _asset_answer(
-            symbol, parsed, sources, window, as_of, frames, registry, config, extras
+            symbol, parsed, sources, window, as_of, frames, registry, config, extras, option_chains
         )
         breakdown.append(item)
         outside |= failed

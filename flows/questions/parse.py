@@ -20,7 +20,7 @@ MAX_QUESTION_CHARS = 1000
 """Chat messages can be long; a question about flows is never longer than this."""
 
 CRYPTO_BASKET = ("BTC", "ETH")
-SOURCES = ("rebalancing", "vol_target", "leveraged", "positioning", "etf_flows")
+SOURCES = ("rebalancing", "vol_target", "leveraged", "positioning", "etf_flows", "gamma")
 POSITIONING_SOURCES = frozenset({"positioning", "etf_flows"})
 """Sources that read what already traded: no window named means this week, no asset BTC."""
 
@@ -51,11 +51,15 @@ _SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|(?<!multi\sasset\s)\betfs?\b[^.?!]{0,30}\b(?:inflows?|outflows?)\b"
         r"|\breal\smoney\b|\bspot\s(?:bitcoin\s|ether\s|eth\s|btc\s)?etfs?\b"
     ),
+    "gamma": re.compile(
+        r"\bgamma\b|\bgex\b|\bdealers?\s(?:hedg|position|are\s(?:long|short))|\bcall\swall"
+        r"|\bput\swall|\bflip\slevel"
+    ),
 }
 _UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
     "CTA / trend-following": re.compile(r"\bctas?\b|\btrend\sfollow|\bmomentum\sfunds?"),
-    "options hedging (gamma, expiries)": re.compile(
-        r"\bgamma\b|\bopex\b|\boptions?\sexpir|\bdealer\shedg|\bcharm\b|\bvanna\b"
+    "options-expiry hedging (opex, charm, vanna)": re.compile(
+        r"\bopex\b|\boptions?\sexpir|\bcharm\b|\bvanna\b"
     ),
     "corporate buybacks": re.compile(r"\bbuy\s?backs?\b"),
 }

@@ -25,7 +25,8 @@ CAPABILITY = (
     "I estimate mechanical flows: fixed-weight fund rebalancing (60/40, pensions, multi-asset "
     "and model portfolios), volatility targeting and leveraged-ETF rebalancing, over NYSE "
     "windows such as 'Q4', 'the last week of June', 'month-end' or 'the last trading day of "
-    "the quarter'."
+    "the quarter'; and dealer gamma (GEX, the zero-gamma flip level, call and put walls) from "
+    "option chains of SPY, QQQ, IWM, BTC and ETH."
 )
 SOURCE_LABELS = {
     "rebalancing": "rebalancing",
@@ -33,6 +34,7 @@ SOURCE_LABELS = {
     "leveraged": "leveraged-ETF",
     "positioning": "short-covering / liquidation",
     "etf_flows": "ETF creation/redemption",
+    "gamma": "dealer-gamma",
 }
 
 

@@ -1,7 +1,7 @@
-"""Flow channels the question engine can ask: rebalancing, vol targeting and leveraged ETFs built
-in; other models join with `register_channel`."""
+"""Flow channels the question engine can ask: rebalancing, vol targeting, leveraged ETFs and
+dealer gamma built in; other models join with `register_channel`."""
 
-from flows.questions.channels import leveraged, rebalancing, vol_target
+from flows.questions.channels import gamma, leveraged, rebalancing, vol_target
 from flows.questions.channels import positioning as positioning_channels
 from flows.questions.channels.base import (
     Channel,
@@ -17,6 +17,7 @@ __all__ = [
     "ChannelInput",
     "OutsideDataError",
     "channel_names",
+    "gamma",
     "get_channel",
     "leveraged",
     "positioning_channels",

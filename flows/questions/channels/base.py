@@ -41,6 +41,8 @@ class ChannelInput:
     neutral_band_usd: float
     extras: Mapping[str, object] = field(default_factory=dict)
     """What a channel's `prefetch` fetched for this asset (channels reading more than bars)."""
+    option_chains: Mapping[str, object] = field(default_factory=dict)
+    """Option chains by asset (or the reason one is missing), for the dealer-gamma channel."""
 
 
 class Channel(Protocol):
