@@ -67,6 +67,8 @@ class RebalancingFund:
     """True when `aum_usd` was fetched from the live data source for this run."""
     registry_aum: dict[str, Any] = field(default_factory=dict)
     """The `aum` table as the registry file writes it (for `funds --json`)."""
+    unsized: str | None = None
+    """Why the registry lists this program without sizing it (e.g. its mix is not confirmed)."""
 
     @property
     def drifts(self) -> bool:
@@ -75,7 +77,17 @@ class RebalancingFund:
 
     @property
     def sizable(self) -> bool:
-        return self.drifts and self.aum_usd is not None
+        return self.drifts and self.aum_usd is not None and self.unsized is None
+
+    def unsized_reason(self) -> str | None:
+        """Why this program gets no trade figure; None when it is sized."""
+        if not self.drifts:
+            return "cap-weighted index fund: it does not drift from its own target, no drift trade"
+        if self.unsized:
+            return self.unsized
+        if self.aum_usd is None:
+            return "AUM unknown: no live figure and no dated fallback in the registry"
+        return None
 
     @property
     def effective_rule(self) -> Rule:
@@ -194,12 +206,23 @@ _FIELDS = {
         "sources",
         "scenario",
         "notes",
+        "unsized",
     },
     "fund": {"name", "aum_usd", "rebalance", "aum_source", "weights"},
     "vol_target": {"name", "underlying", "aum_usd", "target_vol", "max_exposure", "aum_source"},
     "leveraged": {"name", "underlying", "leverage", "aum_usd", "aum_source", "ticker"},
 }
-_OPTIONAL = {"ticker", "issuer", "tickers", "currency", "vehicles", "since", "scenario", "notes"}
+_OPTIONAL = {
+    "ticker",
+    "issuer",
+    "tickers",
+    "currency",
+    "vehicles",
+    "since",
+    "scenario",
+    "notes",
+    "unsized",
+}
 _AUM_FIELDS = {
     "from",
     "fallback_usd",
@@ -361,7 +384,9 @@ class _Context:
             raise self.fail(
                 kind, entry, f"kind must be one of {', '.join(KINDS)}, got {program_kind!r}"
             )
-        weights = self.weights(kind, entry, "sleeves")
+        unsized = self.optional_text(kind, entry, "unsized")
+        partial = unsized is not None or program_kind == "index_fund"
+        weights = self.weights(kind, entry, "sleeves", partial=partial)
         vehicles = entry.get("vehicles", {})
         if not isinstance(vehicles, dict) or not all(
             isinstance(v, str) and v.strip() for v in vehicles.values()
@@ -378,7 +403,7 @@ class _Context:
             raise self.fail(kind, entry, 'tickers must be a list like ["FBAL.TO"]')
         rule = self.rule(entry, weights)
         sources = self.sources(entry)
-        aum = self.aum(entry, tickers)
+        aum = self.aum(entry, tickers, required=not partial)
         scenario = entry.get("scenario", False)
         if not isinstance(scenario, bool):
             raise self.fail(kind, entry, "scenario must be true or false")
@@ -405,9 +430,14 @@ class _Context:
             aum_history=aum["history"],
             aum_live_ticker=aum["live_ticker"],
             registry_aum=dict(entry["aum"]),
+            unsized=unsized,
         )
 
-    def weights(self, kind: str, entry: dict[str, Any], key: str) -> dict[str, float]:
+    def weights(
+        self, kind: str, entry: dict[str, Any], key: str, *, partial: bool = False
+    ) -> dict[str, float]:
+        """Target weights summing to 1 (to at most 1 when `partial`: an unsized program may
+        list only the sleeves its documents give)."""
         raw = entry[key]
         if not isinstance(raw, dict) or not raw:
             raise self.fail(kind, entry, f"{key} must be a table like {{ SPY = 0.6, AGG = 0.4 }}")
@@ -417,6 +447,8 @@ class _Context:
                 raise self.fail(kind, entry, f"{key}: weight of {symbol} must be a number above 0")
             weights[symbol.strip().upper()] = float(weight)
         total = sum(weights.values())
+        if partial and total <= 1.0 + WEIGHT_SUM_TOLERANCE:
+            return weights
         if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
             raise self.fail(kind, entry, f"{key} sum to {total:.6g}, they must sum to 1")
         return weights
@@ -538,7 +570,7 @@ class _Context:
             )
         return tuple(result)
 
-    def aum(self, entry: dict[str, Any], tickers: list[str]) -> dict[str, Any]:
+    def aum(self, entry: dict[str, Any], tickers: list[str], *, required: bool) -> dict[str, Any]:
         kind = "program"
         raw = entry["aum"]
         if not isinstance(raw, dict):
@@ -570,7 +602,7 @@ class _Context:
         given = [v for v in (fixed, fallback, central) if v is not None]
         if len(given) > 1:
             raise self.fail(kind, entry, "aum: give one of usd, fallback_usd or a range")
-        if not given and not live:
+        if not given and not live and required:
             raise self.fail(kind, entry, 'aum: give usd, a range, or from = "ticker"')
         value = given[0] if given else None
         as_of = self.date(kind, entry, raw.get("as_of"), "aum.as_of", required=value is not None)
@@ -589,8 +621,10 @@ class _Context:
                 raise self.fail(kind, entry, "aum.history: usd must be a number above 0")
             day = self.date(kind, entry, item["date"], "aum.history.date", required=True)
             points.append(AumPoint(day, float(usd), str(item["source"])))  # type: ignore[arg-type]
-        if value is None:
+        if value is None and live:
             label = f"live total assets of {tickers[0]}; no fallback figure in the registry"
+        elif value is None:
+            label = "unknown"
         else:
             label = f"{source.strip()} (as of {as_of})"  # type: ignore[union-attr]
         return {
