@@ -9,6 +9,7 @@ import datetime as dt
 import math
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -118,6 +119,8 @@ class RebalancingFund:
         before = [point for point in points if point.date <= day]
         if before:
             chosen = before[-1]
+            if chosen.date == self.aum_as_of and chosen.usd == self.aum_usd:
+                return chosen.usd, chosen.source  # the current figure, dated in its source
             return chosen.usd, f"{chosen.source} (figure of {chosen.date})"
         chosen = points[0]
         return chosen.usd, (
@@ -664,3 +667,36 @@ class _Context:
             aum_source=self.text_field("leveraged", entry, "aum_source"),
             ticker=ticker.strip().upper() if ticker else None,
         )
+
+
+def with_program_aum(
+    registry: FundRegistry,
+    figures: Mapping[str, tuple[float, str, dt.date]],
+    failed: Iterable[str] = (),
+) -> FundRegistry:
+    """The registry with live AUM for programs whose `aum.from = "ticker"`: `figures` maps the
+    ticker to (aum_usd, source, day fetched). A program whose ticker is in `failed` keeps the
+    registry's dated fallback figure, its source saying it is the fallback (or stays unsized
+    when the registry has none)."""
+    failed = set(failed)
+    programs = []
+    for program in registry.all_programs():
+        ticker = program.aum_live_ticker
+        if ticker in figures:
+            aum, source, fetched = figures[ticker]
+            program = replace(
+                program,
+                aum_usd=aum,
+                aum_source=source,
+                aum_as_of=fetched,
+                aum_low_usd=None,
+                aum_high_usd=None,
+                aum_live=True,
+            )
+        elif ticker in failed and program.aum_usd is not None:
+            program = replace(
+                program,
+                aum_source=f"registry fallback (live fetch failed): {program.aum_source}",
+            )
+        programs.append(program)
+    return registry.with_programs(tuple(programs))
