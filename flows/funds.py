@@ -700,3 +700,53 @@ def with_program_aum(
             )
         programs.append(program)
     return registry.with_programs(tuple(programs))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return value
+
+
+def program_record(program: RebalancingFund) -> dict[str, Any]:
+    """A program as the `funds --json` contract gives it: the registry's fields (an old-format
+    `[[fund]]` entry in the same shape) plus `aum_usd`, `aum_as_of`, `aum_source` — the figure
+    in use (live or the registry's), its date and where it comes from."""
+    registry_aum = program.registry_aum or {
+        "usd": program.aum_usd,
+        "source": program.aum_source,
+    }
+    return {
+        "id": program.id,
+        "name": program.name,
+        "issuer": program.issuer,
+        "kind": program.kind,
+        "tickers": list(program.tickers),
+        "currency": program.currency,
+        "sleeves": dict(program.weights),
+        "vehicles": dict(program.vehicles),
+        "rule": program.effective_rule.to_dict(),
+        "aum": _json_value(registry_aum),
+        "since": _json_value(program.since),
+        "sources": [source.to_dict() for source in program.sources],
+        "scenario": program.scenario,
+        "notes": program.notes,
+        "unsized": program.unsized_reason(),
+        "aum_usd": program.aum_usd,
+        "aum_as_of": _json_value(program.aum_as_of),
+        "aum_source": program.aum_source,
+    }
+
+
+def programs_listing(registry: FundRegistry, asset: str | None = None) -> dict[str, Any]:
+    """Every program (holding `asset` when given) for the `funds` command."""
+    programs = registry.programs_holding(asset) if asset else registry.all_programs()
+    return {
+        "funds_source": registry.source,
+        "asset": asset,
+        "programs": [program_record(program) for program in programs],
+    }
