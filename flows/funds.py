@@ -274,11 +274,7 @@ def parse_registry(text: str, source: str) -> FundRegistry:
     vol_targets = tuple(context.vol_target(e) for e in context.entries(document, "vol_target"))
     leveraged = tuple(context.leveraged(e) for e in context.entries(document, "leveraged"))
     if not programs and not vol_targets and not leveraged:
-        raise FundsFileError(f"funds file {source} defines no [[program]] or [[fund]] entries")
-    ids = [program.id for program in programs]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise FundsFileError(f"funds file {source}: program id {repeated[0]!r} is used twice")
+        raise FundsFileError(f"funds file {source} defines no [[fund]] entries (nor [[program]])")
     names = [entry.name for entry in (*programs, *vol_targets, *leveraged)]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -286,6 +282,10 @@ def parse_registry(text: str, source: str) -> FundRegistry:
             f"funds file {source}{context.line_of(duplicates[0])}: "
             f"fund name {duplicates[0]!r} is used twice"
         )
+    ids = [program.id for program in programs]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise FundsFileError(f"funds file {source}: program id {repeated[0]!r} is used twice")
     funds = tuple(program for program in programs if program.sizable)
     registry = FundRegistry(funds, vol_targets, leveraged, source, programs=programs)
     return replace(registry, symbols=registry.all_symbols())

@@ -35,20 +35,23 @@ class RebalancingChannel:
     label = "fixed-weight fund rebalancing"
 
     def covers(self, symbol: str, registry: FundRegistry) -> bool:
-        return bool(registry.holding(symbol))
+        return bool(_calendar_funds(registry, symbol))
 
     def symbols(self, symbol: str, registry: FundRegistry) -> set[str]:
         needed = {symbol}
-        for fund in registry.holding(symbol):
+        for fund in _calendar_funds(registry, symbol):
             needed |= set(fund.weights)
         return needed
 
     def estimate(self, inputs: ChannelInput) -> ChannelFlow:
         asset, window, as_of = inputs.asset.symbol, inputs.window, inputs.as_of
         moves = np.asarray(inputs.config.what_if_moves, dtype=float)
-        funds = inputs.registry.holding(asset)
+        funds = _calendar_funds(inputs.registry, asset)
         flows: list[RebalanceFundFlow] = []
-        idle: list[str] = []
+        # Annual and calendar-free programs make no month- or quarter-end trade: idle here.
+        idle: list[str] = [
+            fund.name for fund in inputs.registry.holding(asset) if fund not in funds
+        ]
         drift: dict[tuple[str, dt.date, dt.date], Drift] = {}
         scenario = np.zeros(len(moves))
         for fund in funds:
@@ -177,6 +180,11 @@ def _growth(inputs: ChannelInput, symbol: str, base: dt.date, day: dt.date, fund
     closes = closes_through(inputs.frames, symbol)
     require_history(closes, symbol, base, f"the base date of {fund!r},")
     return price_on_or_before(closes, day, symbol) / price_on_or_before(closes, base, symbol)
+
+
+def _calendar_funds(registry: FundRegistry, symbol: str) -> tuple[RebalancingFund, ...]:
+    """The programs holding `symbol` that trade at month or quarter ends."""
+    return tuple(f for f in registry.holding(symbol) if f.rebalance in ("monthly", "quarterly"))
 
 
 def _drift(fund: RebalancingFund, flow: RebalanceFundFlow, growth: np.ndarray) -> Drift:
