@@ -76,8 +76,11 @@ def render_status_text(report: StatusReport) -> str:
             for w in rebalance.what_if
         )
         lines.append(f"  what-if {report.asset} moves by the window (others flat): {scenarios}")
+    reasons: dict[str, list[str]] = {}
     for program in rebalance.not_sized:
-        lines.append(f"  not sized: {program.name} — {program.reason}")
+        reasons.setdefault(program.reason, []).append(program.name)
+    for reason, names in reasons.items():
+        lines.append(f"  not sized ({reason}): {', '.join(names)}")
     lines.append("")
 
     vol = report.volatility
