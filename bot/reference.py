@@ -80,6 +80,19 @@ def leveraged_funds_asked(question: str, registry: FundRegistry) -> list[Leverag
     return [fund for asset in parsed.assets for fund in registry.leveraged_on(asset)]
 
 
+def programs_asked(question: str, registry: FundRegistry) -> list[RebalancingFund]:
+    """The registry's programs holding a question's assets whose AUM can be fetched live."""
+    from flows.questions.parse import parse_question
+
+    parsed = parse_question(question, registry.symbols)
+    return [
+        program
+        for asset in parsed.assets
+        for program in registry.programs_holding(asset)
+        if program.aum_live_ticker
+    ]
+
+
 def _first_failure(failures: dict[str, str]) -> str:
     ticker, reason = next(iter(failures.items()))
     return reason if ticker in reason else f"{ticker}: {reason}"

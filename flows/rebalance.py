@@ -168,13 +168,20 @@ def _not_sized(fund: RebalancingFund, reason: str) -> NotSizedProgram:
     )
 
 
-def not_sized_programs(programs: Sequence[RebalancingFund]) -> list[NotSizedProgram]:
-    """Programs listed without a trade figure, each with its reason."""
-    return [
-        _not_sized(fund, reason)
-        for fund in programs
-        if (reason := fund.unsized_reason()) is not None
-    ]
+def not_sized_programs(
+    programs: Sequence[RebalancingFund], as_of: dt.date | None = None
+) -> list[NotSizedProgram]:
+    """Programs listed without a trade figure, each with its reason (a sleeve that starts
+    after `as_of` first: the program does not count at that date whatever its size)."""
+    result = []
+    for fund in programs:
+        reason = fund.unsized_reason()
+        if reason is None:
+            continue
+        if as_of is not None and fund.since is not None and fund.since > as_of:
+            reason = f"its sleeve started {fund.since}, after {as_of}"
+        result.append(_not_sized(fund, reason))
+    return result
 
 
 def _scaled_range(fund: RebalancingFund, aum: float) -> tuple[float, float, float]:

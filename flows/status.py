@@ -139,7 +139,7 @@ def status_from_frames(
         adv,
         neutral_band_pct_adv=config.neutral_band_pct_adv,
         moves=config.what_if_moves,
-        not_sized=not_sized_programs(registry.programs_holding(asset.symbol)),
+        not_sized=not_sized_programs(registry.programs_holding(asset.symbol), as_of),
     )
     bands = config.bands.get(asset.asset_class, DEFAULT_BANDS[AssetClass.EQUITY])
     volatility = assess_volatility(

@@ -56,6 +56,8 @@ class RebalancingChannel:
         scenario = np.zeros(len(moves))
         for fund in funds:
             dates = period_ends_between(window.start, window.end, fund.rebalance)
+            # A program counts only once its sleeve exists (`since`).
+            dates = [day for day in dates if fund.since is None or day >= fund.since]
             if not dates:
                 idle.append(fund.name)
                 continue
@@ -143,11 +145,13 @@ class RebalancingChannel:
             )
         position = symbols.index(asset)
         current = drifted_weights(targets, growth)
-        trades = rebalance_trades(targets, growth, fund.aum_usd)
+        # The program's size at that date: its dated AUM point on or before it.
+        aum, aum_source = fund.aum_on(min(date, as_of))
+        trades = rebalance_trades(targets, growth, aum)
         flow = RebalanceFundFlow(
             name=fund.name,
-            aum_usd=fund.aum_usd,
-            aum_source=fund.aum_source,
+            aum_usd=aum,
+            aum_source=aum_source,
             rebalance=fund.rebalance,
             rebalance_date=date,
             base_date=base,
