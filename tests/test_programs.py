@@ -386,3 +386,34 @@ def test_status_json_carries_the_program_fields(capsys):
     assert rebalance["trade_usd_funds"] == pytest.approx(sum(row["trade_usd"] for row in real))
     assert len(rebalance["trade_usd_range"]) == 3
     assert any(p["kind"] == "etf" for p in rebalance["not_sized"]), "Fidelity: AUM offline unknown"
+
+
+# --- chat ----------------------------------------------------------------------------------------
+
+
+def test_funds_command_parses_an_optional_asset():
+    from bot.commands.parse import CommandError, parse_command
+
+    assert parse_command("funds").asset is None
+    assert parse_command("funds bitcoin").asset == "BTC"
+    with pytest.raises(CommandError, match="Usage: `/flows funds"):
+        parse_command("funds BTC ETH")
+
+
+async def test_flows_funds_lists_the_programs_with_their_documents(tmp_path):
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter])
+    await app.start_adapters()
+    try:
+        reply = await adapter.command("funds BTC")
+        text = reply.to_text()
+        assert "Fidelity All-in-One Balanced ETF (FBAL.TO)" in text
+        assert "[scenario]" in text and "https://www.fidelity.ca/" in text
+        assert "offline data: nothing fetched live" in text
+        assert "@everyone" not in text
+    finally:
+        await store.close()
