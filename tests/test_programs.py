@@ -417,3 +417,39 @@ async def test_flows_funds_lists_the_programs_with_their_documents(tmp_path):
         assert "@everyone" not in text
     finally:
         await store.close()
+
+
+def test_funds_on_live_data_converts_cad_and_falls_back_per_program(monkeypatch, tmp_path, capsys):
+    """The CLI end to end with the real LiveSource, its yfinance `info` call answered from the
+    recorded stand-ins (FBAL.TO in CAD, ZZZ in USD, CADUSD=X); other tickers fail."""
+    from bot.settings import get_settings
+    from flows.marketdata import live
+
+    for name in ("DATA_SOURCE", "FUNDS_FILE", "NEUTRAL_BAND_PCT_ADV", "CRYPTO_EXCHANGE"):
+        monkeypatch.delenv(name, raising=False)  # live data by default
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    info, _ = _recorded_info()
+
+    def recorded(ticker: str) -> dict:
+        if ticker not in {"FBAL.TO", "ZZZ", "CADUSD=X"}:
+            raise ConnectionError(f"no recorded answer for {ticker}")
+        return info(ticker)
+
+    monkeypatch.setattr(live, "_yahoo_info", recorded)
+    try:
+        assert main(["funds", "--asset", "BTC", "--json"]) == 0
+    finally:
+        get_settings.cache_clear()
+    out, err = capsys.readouterr()
+    programs = {p["id"]: p for p in json.loads(out)["programs"]}
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    fbal = programs["fidelity-fbal"]
+    assert fbal["aum_usd"] == pytest.approx(7.2e8) and fbal["aum_as_of"] == today
+    assert "CAD" in fbal["aum_source"] and "CADUSD=X" in fbal["aum_source"]
+    assert programs["cyber-hornet-zzz"]["aum_usd"] == 5.0e6
+    nciq = programs["hashdex-nciq"]
+    assert nciq["aum_usd"] == 1.2554e8 and nciq["aum_source"].startswith("registry fallback")
+    assert programs["fidelity-fcns"]["aum_usd"] is None, "no fallback figure: still unknown"
+    assert len(err.strip().splitlines()) == 1 and "warning" in err
