@@ -139,6 +139,8 @@ class VolTargetFund:
     target_vol: float
     max_exposure: float
     aum_source: str
+    aum_range_usd: tuple[float, float] | None = None
+    """(low, high) around `aum_usd` from the published estimates, when the file gives them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +214,19 @@ _FIELDS = {
         "unsized",
     },
     "fund": {"name", "aum_usd", "rebalance", "aum_source", "weights"},
-    "vol_target": {"name", "underlying", "aum_usd", "target_vol", "max_exposure", "aum_source"},
+    "vol_target": {
+        "name",
+        "underlying",
+        "aum_usd",
+        "target_vol",
+        "max_exposure",
+        "aum_source",
+        "aum_range_usd",
+    },
     "leveraged": {"name", "underlying", "leverage", "aum_usd", "aum_source", "ticker"},
 }
 _OPTIONAL = {
+    "aum_range_usd",
     "ticker",
     "issuer",
     "tickers",
@@ -641,10 +652,25 @@ class _Context:
         }
 
     def vol_target(self, entry: dict[str, Any]) -> VolTargetFund:
+        aum = self.number("vol_target", entry, "aum_usd", positive=True)
+        bounds = entry.get("aum_range_usd")
+        if bounds is not None:
+            valid = (
+                isinstance(bounds, list)
+                and len(bounds) == 2
+                and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+                and 0 < bounds[0] <= aum <= bounds[1]
+            )
+            if not valid:
+                raise self.fail(
+                    "vol_target", entry, "aum_range_usd must be [low, high] around aum_usd"
+                )
+            bounds = (float(bounds[0]), float(bounds[1]))
         return VolTargetFund(
+            aum_range_usd=bounds,
             name=entry["name"].strip(),
             underlying=self.text_field("vol_target", entry, "underlying").upper(),
-            aum_usd=self.number("vol_target", entry, "aum_usd", positive=True),
+            aum_usd=aum,
             target_vol=self.number("vol_target", entry, "target_vol", positive=True),
             max_exposure=self.number("vol_target", entry, "max_exposure", positive=True),
             aum_source=self.text_field("vol_target", entry, "aum_source"),

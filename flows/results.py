@@ -117,6 +117,8 @@ class VolTargetFlow(Result):
     exposure: float | None
     previous_exposure: float | None
     trade_usd: float | None
+    trade_usd_range: list[float] | None = None
+    """[low, central, high] from the published AUM range; None without a range or a trade."""
 
 
 class VolatilityReport(Result):

@@ -453,3 +453,25 @@ def test_funds_on_live_data_converts_cad_and_falls_back_per_program(monkeypatch,
     assert nciq["aum_usd"] == 1.2554e8 and nciq["aum_source"].startswith("registry fallback")
     assert programs["fidelity-fcns"]["aum_usd"] is None, "no fallback figure: still unknown"
     assert len(err.strip().splitlines()) == 1 and "warning" in err
+
+
+def test_vol_target_range_scales_its_trade_and_is_validated():
+    from flows.volatility import vol_target_flows
+
+    entry = """\
+[[vol_target]]
+name = "Vol control"
+underlying = "SPY"
+aum_usd = 1.0e11
+aum_range_usd = [5.0e10, 4.0e11]
+target_vol = 0.10
+max_exposure = 1.5
+aum_source = "estimates"
+"""
+    (fund,) = parse_registry(entry, "v.toml").vol_targets
+    assert fund.aum_range_usd == (5.0e10, 4.0e11)
+    (flow,) = vol_target_flows([fund], realized=0.20, previous_realized=0.16)
+    low, central, high = flow.trade_usd_range
+    assert central == flow.trade_usd and (low / central, high / central) == (0.5, 4.0)
+    with pytest.raises(FundsFileError, match="aum_range_usd must be"):
+        parse_registry(entry.replace("5.0e10, 4.0e11", "2.0e11, 4.0e11"), "v.toml")

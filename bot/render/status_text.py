@@ -99,6 +99,11 @@ def render_status_text(report: StatusReport) -> str:
             f"  vol-target: {flow.name} (AUM {usd(flow.aum_usd)}, "
             f"target {pct(flow.target_vol, 0)}): "
             f"exposure {exposure} (was {previous}) → {trade(flow.trade_usd)}"
+            + (
+                f" (range {trade(flow.trade_usd_range[0])} … {trade(flow.trade_usd_range[2])})"
+                if flow.trade_usd_range
+                else ""
+            )
         )
     if report.leveraged is not None:
         letf = report.leveraged
