@@ -475,3 +475,20 @@ aum_source = "estimates"
     assert central == flow.trade_usd and (low / central, high / central) == (0.5, 4.0)
     with pytest.raises(FundsFileError, match="aum_range_usd must be"):
         parse_registry(entry.replace("5.0e10, 4.0e11", "2.0e11, 4.0e11"), "v.toml")
+
+
+def test_ask_says_an_annual_program_makes_no_trade_this_quarter(tmp_path, capsys):
+    annual = GOOD_PROGRAM.replace('id = "good"', 'id = "annual"').replace(
+        'name = "Good Fund"', 'name = "Annual Fund"'
+    )
+    annual = annual.replace('calendar = "quarterly"', 'calendar = "annual", calendar_month = 6')
+    annual = annual.replace("[[program]]", '[[program]]\ntickers = ["FBAL.TO"]', 1)
+    path = tmp_path / "funds.toml"
+    path.write_text(GOOD_PROGRAM + "\n" + annual, encoding="utf-8")
+    question = "Will BTC see selling pressure at quarter end from rebalancing?"
+    argv = ["ask", question, "--funds", str(path), "--source", "sample", "--as-of", "2026-11-20"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "FBAL: annual rebalance in June; no calendar trade this quarter" in out
+    assert "Good Fund" in out.split("Trades in the window:")[1]
+    assert "Annual Fund" not in out.split("Trades in the window:")[1].split("Notes:")[0]

@@ -92,6 +92,10 @@ class RebalancingChannel:
                 what_if=what_if,
             )
         total = float(sum(flow.trade_usd for flow in flows))
+        off_calendar = _off_calendar_notes(inputs.registry, asset, as_of)
+        note = None if flows else _idle_note(funds, window.end)
+        if off_calendar:
+            note = "; ".join([*([note] if note else []), *off_calendar])
         return sized(
             self,
             total,
@@ -101,7 +105,7 @@ class RebalancingChannel:
             idle_funds=idle,
             drift=sorted(drift.values(), key=lambda d: (d.base_date, d.schedule)),
             what_if=what_if if projected else [],
-            note=None if flows else _idle_note(funds, window.end),
+            note=note,
         )
 
     def _pending_note(
@@ -184,6 +188,22 @@ def _growth(inputs: ChannelInput, symbol: str, base: dt.date, day: dt.date, fund
     closes = closes_through(inputs.frames, symbol)
     require_history(closes, symbol, base, f"the base date of {fund!r},")
     return price_on_or_before(closes, day, symbol) / price_on_or_before(closes, base, symbol)
+
+
+def _off_calendar_notes(registry: FundRegistry, symbol: str, as_of: dt.date) -> list[str]:
+    """Why the annual and calendar-free programs holding `symbol` are not in the figure, e.g.
+    "FBAL: annual rebalance in June; no calendar trade this quarter"."""
+    from flows.rebalance import trades_this_period
+
+    notes = []
+    for fund in registry.holding(symbol):
+        if fund.rebalance in ("monthly", "quarterly"):
+            continue
+        if fund.since is not None and fund.since > as_of:
+            continue
+        _, note = trades_this_period(fund, as_of)
+        notes.append(note or f"{fund.name}: annual rebalance this quarter, not sized here")
+    return notes
 
 
 def _calendar_funds(registry: FundRegistry, symbol: str) -> tuple[RebalancingFund, ...]:
