@@ -358,14 +358,28 @@ def aggregate_trade_path(
         at_bases = prices.reindex(bases, method="ffill").to_numpy()
         growth = at_days / at_bases
         denominators = growth @ weights.T
-        total += aum @ weights - growth * ((aum / denominators) @ weights)
+        # A program not yet started (AUM 0) adds exactly nothing, even where its prices at the
+        # base date are missing (NaN growth).
+        scaled = np.where(aum > 0, aum / np.where(aum > 0, denominators, 1.0), 0.0) @ weights
+        total += aum @ weights - np.where(scaled != 0, growth * scaled, 0.0)
     return pd.DataFrame(total, index=days, columns=symbols)
 
 
 def aum_path(fund: RebalancingFund, days: pd.DatetimeIndex) -> np.ndarray:
     """The program's central AUM on each of `days` (`RebalancingFund.aum_on`), 0 before its
     `since`."""
-    values = np.array([fund.aum_on(day.date())[0] or 0.0 for day in days])
+    points = sorted(
+        [(point.date, point.usd) for point in fund.aum_history]
+        + ([(fund.aum_as_of, fund.aum_usd)] if fund.aum_as_of and fund.aum_usd else [])
+    )
+    if not points:
+        values = np.full(len(days), fund.aum_usd or 0.0)
+    else:
+        # The latest point on or before each day; before the first point, the first (as aum_on).
+        dates = np.array([np.datetime64(day, "ns") for day, _ in points])
+        figures = np.array([usd for _, usd in points])
+        index = np.searchsorted(dates, days.values, side="right") - 1
+        values = figures[np.clip(index, 0, len(points) - 1)]
     if fund.since is not None:
         values[days.values < np.datetime64(fund.since, "ns")] = 0.0
     return values

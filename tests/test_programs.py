@@ -492,3 +492,31 @@ def test_ask_says_an_annual_program_makes_no_trade_this_quarter(tmp_path, capsys
     assert "FBAL: annual rebalance in June; no calendar trade this quarter" in out
     assert "Good Fund" in out.split("Trades in the window:")[1]
     assert "Annual Fund" not in out.split("Trades in the window:")[1].split("Notes:")[0]
+
+
+def test_the_aggregate_path_counts_a_program_from_its_since_at_its_dated_size():
+    from dataclasses import replace
+
+    from flows.rebalance import aggregate_trade_path
+
+    program = _program(
+        weights={"SPY": 0.6, "AGG": 0.4},
+        since=D(2026, 8, 3),
+        aum_usd=3.0e9,
+        aum_as_of=D(2026, 10, 1),
+        aum_history=(AumPoint(D(2026, 7, 1), 1.0e9, "older report"),),
+    )
+    days = pd.DatetimeIndex(pd.bdate_range("2026-06-01", "2026-11-20"))
+    spy = pd.Series(np.linspace(100.0, 130.0, len(days)), index=days)
+    closes = pd.DataFrame({"SPY": spy, "AGG": 100.0}, index=days)
+    series = {"SPY": spy, "AGG": closes["AGG"]}
+    path = aggregate_trade_path([program], closes, days)["SPY"]
+    assert (path[days < pd.Timestamp("2026-08-03")] == 0).all(), "before its sleeve: nothing"
+
+    def fixed(day: str, aum: float) -> float:
+        plain = replace(program, since=None, aum_history=(), aum_usd=aum, aum_as_of=None)
+        return estimate_rebalance("SPY", D.fromisoformat(day), [plain], series, None).trade_usd
+
+    # September: the July figure ($1bn); November: the October one ($3bn).
+    assert path[pd.Timestamp("2026-09-15")] == pytest.approx(fixed("2026-09-15", 1.0e9))
+    assert path[pd.Timestamp("2026-11-18")] == pytest.approx(fixed("2026-11-18", 3.0e9))
