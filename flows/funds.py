@@ -761,7 +761,7 @@ def program_record(program: RebalancingFund) -> dict[str, Any]:
         "sources": [source.to_dict() for source in program.sources],
         "scenario": program.scenario,
         "notes": program.notes,
-        "unsized": program.unsized_reason(),
+        "unsized": program.unsized,
         "aum_usd": program.aum_usd,
         "aum_as_of": _json_value(program.aum_as_of),
         "aum_source": program.aum_source,

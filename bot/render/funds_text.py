@@ -32,6 +32,14 @@ def _aum(program: dict[str, Any]) -> str:
     return f"AUM {usd(program['aum_usd'])} — {program['aum_source']}"
 
 
+def _not_sized(program: dict[str, Any]) -> str | None:
+    if program["kind"] == "index_fund":
+        return "cap-weighted index fund: no drift trade"
+    if program["unsized"]:
+        return program["unsized"]
+    return None
+
+
 def render_funds_text(listing: dict[str, Any], *, live: bool) -> str:
     programs = listing["programs"]
     scope = f" holding {listing['asset']}" if listing["asset"] else ""
@@ -50,8 +58,8 @@ def render_funds_text(listing: dict[str, Any], *, live: bool) -> str:
         lines.append(f"  rule: {_rule(program['rule'])}")
         lines.append(f"  {_aum(program)}")
         lines.append(f"  since: {program['since'] or 'unknown'}")
-        if program["unsized"]:
-            lines.append(f"  not sized: {program['unsized']}")
+        if _not_sized(program):
+            lines.append(f"  not sized: {_not_sized(program)}")
         if program["notes"]:
             lines.append(f"  notes: {program['notes']}")
         for source in program["sources"]:
@@ -75,7 +83,7 @@ def render_funds_chat(listing: dict[str, Any], *, live: bool) -> str:
         )
         lines.append(f"  {_sleeves(program['sleeves'], {})}; {_rule(program['rule'])}")
         lines.append(
-            f"  {(program['unsized'] and 'not sized: ' + program['unsized']) or _aum(program)}"
+            f"  {('not sized: ' + _not_sized(program)) if _not_sized(program) else _aum(program)}"
         )
         if program["sources"]:
             first = program["sources"][0]
