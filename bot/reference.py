@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any, TypeVar
 
 from flows.buybacks import KnownReports, blackout_for
-from flows.funds import FundRegistry, LeveragedFund
+from flows.funds import FundRegistry, LeveragedFund, RebalancingFund, with_program_aum
 from flows.leveraged import listed_ticker, with_aum
 from flows.results import BuybackBlackout
 from flows.sp500 import CompanyList, largest_sp500_companies
@@ -78,6 +78,19 @@ def leveraged_funds_asked(question: str, registry: FundRegistry) -> list[Leverag
     if "leveraged" not in parsed.sources:
         return []
     return [fund for asset in parsed.assets for fund in registry.leveraged_on(asset)]
+
+
+def programs_asked(question: str, registry: FundRegistry) -> list[RebalancingFund]:
+    """The registry's programs holding a question's assets whose AUM can be fetched live."""
+    from flows.questions.parse import parse_question
+
+    parsed = parse_question(question, registry.symbols)
+    return [
+        program
+        for asset in parsed.assets
+        for program in registry.programs_holding(asset)
+        if program.aum_live_ticker
+    ]
 
 
 def _first_failure(failures: dict[str, str]) -> str:
@@ -225,12 +238,74 @@ class ReferenceData:
         return result
 
     async def registry_with_live_aum(
-        self, registry: FundRegistry, funds: Iterable[LeveragedFund] | None = None
+        self,
+        registry: FundRegistry,
+        funds: Iterable[LeveragedFund] | None = None,
+        programs: Iterable[RebalancingFund] | None = None,
     ) -> FundRegistry:
-        """`registry` with live AUM for its listed leveraged funds (of `funds`, default all);
-        unchanged when the source is not live."""
+        """`registry` with live AUM for its listed leveraged funds (of `funds`, default all)
+        and its programs with `aum.from = "ticker"` (of `programs`; default all when `funds`
+        is not given either, none otherwise); unchanged when the source is not live."""
         figures = await self.leveraged_aum(registry, funds)
-        return with_aum(registry, figures) if figures else registry
+        registry = with_aum(registry, figures) if figures else registry
+        if programs is None and funds is None:
+            programs = registry.all_programs()
+        if programs:
+            found, failed = await self.program_aum(programs)
+            if found or failed:
+                registry = with_program_aum(registry, found, failed)
+        return registry
+
+    # ------------------------------------------------------------------ program AUM
+
+    async def program_aum(
+        self, programs: Iterable[RebalancingFund]
+    ) -> tuple[dict[str, tuple[float, str, dt.date]], list[str]]:
+        """Live total assets in USD per program ticker (`aum.from = "ticker"`), converted at
+        the day's FX rate from the same source and cached for a day: (ticker -> (aum_usd,
+        source, day fetched), tickers that could not be had). A failed fetch falls back to a
+        cached figure up to AUM_FALLBACK_AGE old, else (the ticker is in the second list) to
+        the registry's dated figure."""
+        if self.source is None or not hasattr(self.source, "fund_assets"):
+            return {}, []
+        tickers = sorted({p.aum_live_ticker for p in programs if p.aum_live_ticker})
+        if not tickers:
+            return {}, []
+        now = self.clock()
+        cached = await self._read("program AUM", lambda cache: cache.fund_aum(tickers))
+        stale = [t for t in tickers if t not in cached or now - cached[t].fetched_at > AUM_MAX_AGE]
+        fetched: dict[str, tuple[float, str]] = {}
+        failures: dict[str, str] = {}
+        if stale:
+            self._note(f"fetching total assets of {len(stale)} fund(s) from Yahoo Finance…")
+            fetched, failures = await self._fetch_all(stale, lambda t: self._program_aum(t, now))
+            if fetched:
+                await self._write("program AUM", lambda cache: cache.save_fund_aum(fetched, now))
+            if failures:
+                self.warn(
+                    f"no fresh AUM for {len(failures)} of {len(stale)} program(s) "
+                    f"({_first_failure(failures)}); they keep a figure fetched in the last "
+                    f"{AUM_FALLBACK_AGE.days} days, else the registry's dated fallback"
+                )
+        result: dict[str, tuple[float, str, dt.date]] = {}
+        for ticker, entry in cached.items():
+            if ticker in fetched or now - entry.fetched_at > AUM_FALLBACK_AGE:
+                continue
+            result[ticker] = (entry.aum_usd, entry.source, entry.fetched_at.date())
+        for ticker, (aum, label) in fetched.items():
+            result[ticker] = (aum, label, now.date())
+        return result, [ticker for ticker in failures if ticker not in result]
+
+    async def _program_aum(self, ticker: str, now: dt.datetime) -> tuple[float, str]:
+        assets, currency = await self.source.fund_assets(ticker)
+        day = now.astimezone(dt.UTC).date()
+        if currency == "USD":
+            return assets, f"{AUM_SOURCE} of {ticker}, fetched {day}"
+        rate = await self.source.usd_per(currency)
+        return assets * rate, (
+            f"{AUM_SOURCE} of {ticker}: {currency} {assets:,.0f} at {currency}USD=X {rate:.4f} "
+            f"(Yahoo Finance), fetched {day}"
+        )
 
     async def _fund_aum(self, ticker: str) -> float:
         value = await self.source.fund_aum(ticker)

@@ -29,16 +29,61 @@ class QuarterEndInfo(Result):
     in_window: bool
 
 
+class BandRule(Result):
+    asset: str | None = None
+    group: str | None = None
+    max_multiple: float | None = None
+    max_weight: float | None = None
+    max_drift_pts: float | None = None
+    restores: Literal["all", "sleeve"] = "all"
+
+
+class ProgramRule(Result):
+    """A program's rebalancing rule as the registry states it."""
+
+    calendar: Literal["monthly", "quarterly", "annual", "none"]
+    calendar_month: int | None = None
+    bands: list[BandRule] = []
+
+
 class FundDrift(Result):
     name: str
     aum_usd: float
     aum_source: str
-    rebalance: Literal["monthly", "quarterly"]
+    rebalance: Literal["monthly", "quarterly", "annual", "none"]
     base_date: dt.date
     target_weight: float
     current_weight: float
     drift: float
     trade_usd: float
+    """The trade that restores the targets today (what the next rebalance would trade)."""
+    id: str = ""
+    kind: str = "custom"
+    scenario: bool = False
+    rule: ProgramRule | None = None
+    trades_this_period: bool = True
+    """Whether the program's rule trades in the current period (its calendar has a date before
+    the next quarter end, or a band is breached now); only these count in the aggregate."""
+    period_note: str | None = None
+    """Why a program makes no calendar trade this period, e.g. an annual rebalance elsewhere."""
+    band_trigger_move: float | None = None
+    """The move of the asset from the latest close (others flat) at which the nearest band is
+    breached: +0.38 = "+38 % from here"; 0.0 when breached now; None beyond ±90 % or no band."""
+    band_trigger_trade_usd: float | None = None
+    trade_usd_range: list[float] = []
+    """[low, central, high] from the AUM range; equal values for a fixed AUM."""
+    since: dt.date | None = None
+    aum_as_of: dt.date | None = None
+
+
+class NotSizedProgram(Result):
+    """A program holding the asset that gets no trade figure, and why."""
+
+    id: str
+    name: str
+    kind: str
+    scenario: bool
+    reason: str
 
 
 class WhatIf(Result):
@@ -50,11 +95,17 @@ class WhatIf(Result):
 class RebalanceEstimate(Result):
     funds: list[FundDrift]
     trade_usd: float
+    """Programs trading this period: real funds plus scenario programs at their central AUM."""
     direction: Direction
     pct_adv: float | None
     adv_usd: float | None
     aum_total_usd: float
     what_if: list[WhatIf]
+    trade_usd_funds: float = 0.0
+    """Real funds only (no scenario program)."""
+    trade_usd_range: list[float] = []
+    """[low, central, high] of `trade_usd` from the programs' AUM ranges."""
+    not_sized: list[NotSizedProgram] = []
 
 
 class VolTargetFlow(Result):
@@ -66,6 +117,8 @@ class VolTargetFlow(Result):
     exposure: float | None
     previous_exposure: float | None
     trade_usd: float | None
+    trade_usd_range: list[float] | None = None
+    """[low, central, high] from the published AUM range; None without a range or a trade."""
 
 
 class VolatilityReport(Result):

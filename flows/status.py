@@ -13,7 +13,13 @@ from flows.assets import Asset, AssetClass, get_asset, is_crypto
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
-from flows.rebalance import WHAT_IF_MOVES, average_dollar_volume, estimate_rebalance
+from flows.rebalance import (
+    WHAT_IF_MOVES,
+    average_dollar_volume,
+    base_date_for,
+    estimate_rebalance,
+    not_sized_programs,
+)
 from flows.results import QuarterEndInfo, StatusReport
 from flows.volatility import DEFAULT_BANDS, REALIZED_WINDOW, RegimeBands, assess_volatility
 
@@ -113,7 +119,9 @@ def status_from_frames(
     needed = {symbol for fund in funds for symbol in fund.weights}
     closes = {symbol: frames[symbol]["adj_close"] for symbol in needed}
     for fund in funds:
-        base = calendar.period_end_before(as_of, fund.rebalance)
+        if fund.since is not None and fund.since > as_of:
+            continue  # not counted at this date (estimate_rebalance lists it as not sized)
+        base = base_date_for(fund, as_of)
         for symbol in fund.weights:
             first = closes[symbol].index[0].date()
             if first > base:
@@ -131,6 +139,7 @@ def status_from_frames(
         adv,
         neutral_band_pct_adv=config.neutral_band_pct_adv,
         moves=config.what_if_moves,
+        not_sized=not_sized_programs(registry.programs_holding(asset.symbol), as_of),
     )
     bands = config.bands.get(asset.asset_class, DEFAULT_BANDS[AssetClass.EQUITY])
     volatility = assess_volatility(

@@ -147,8 +147,13 @@ def vol_target_flows(
     for entry in entries:
         now = exposure_for(entry, realized) if realized else None
         before = exposure_for(entry, previous_realized) if previous_realized else None
+        trade = None if now is None or before is None else entry.aum_usd * (now - before)
+        bounds = entry.aum_range_usd
         flows.append(
             VolTargetFlow(
+                trade_usd_range=None
+                if trade is None or bounds is None
+                else [trade * bounds[0] / entry.aum_usd, trade, trade * bounds[1] / entry.aum_usd],
                 name=entry.name,
                 aum_usd=entry.aum_usd,
                 aum_source=entry.aum_source,
@@ -156,7 +161,7 @@ def vol_target_flows(
                 max_exposure=entry.max_exposure,
                 exposure=now,
                 previous_exposure=before,
-                trade_usd=None if now is None or before is None else entry.aum_usd * (now - before),
+                trade_usd=trade,
             )
         )
     return flows

@@ -45,17 +45,39 @@ def test_built_in_registry_loads():
     assert registry.source == BUILT_IN
     assert len(registry.funds) >= 5
     assert registry.vol_targets_on("SPY"), "an aggregate of US equity vol-control funds"
-    assert registry.holding("BTC") and registry.holding("ETH")
-    assert registry.holding("AGG")
-    # The methodology's reference fund is there as described.
-    reference = [f for f in registry.funds if f.weights == {"SPY": 0.60, "AGG": 0.38, "BTC": 0.02}]
-    assert reference and reference[0].rebalance == "quarterly"
-    # Monthly and quarterly schedules are both represented.
-    assert {f.rebalance for f in registry.funds} == {"monthly", "quarterly"}
+    assert registry.holding("BTC") and registry.holding("AGG")
+    assert registry.programs_holding("ETH"), "a crypto index fund holds ETH (not sized)"
+    ids = {program.id for program in registry.programs}
+    # The issue's named programs: the Fidelity All-in-One family, BlackRock's models and at
+    # least two adviser guidance programs, all with sources.
+    assert {"fidelity-fbal", "fidelity-fcns", "fidelity-feqt", "fidelity-fgro"} <= ids
+    assert "blackrock-target-allocation-alts" in ids
+    guidance = [p for p in registry.programs if p.kind == "guidance"]
+    assert len(guidance) >= 2 and all(p.scenario for p in guidance)
+    assert len(registry.programs) >= 10
+    # Each calendar is represented, and Fidelity's rule is annual with its bands.
+    assert {p.rebalance for p in registry.programs} >= {"monthly", "quarterly", "annual"}
+    fbal = next(p for p in registry.programs if p.id == "fidelity-fbal")
+    assert fbal.rebalance == "annual" and fbal.tickers == ("FBAL.TO",) and fbal.currency == "CAD"
+    assert fbal.effective_rule.bands[0].max_multiple == 2.0
     assert registry.symbols == registry.all_symbols()
 
 
+def test_no_built_in_figure_is_illustrative_and_every_program_is_sourced():
+    text = (Path(__file__).parents[1] / "flows" / "funds.toml").read_text(encoding="utf-8")
+    assert "illustrative" not in text.lower()
+    for program in load_registry().programs:
+        assert program.sources, program.id
+        assert all(s.url.startswith("https://") and s.title and s.date for s in program.sources)
+        if program.aum_usd is not None:
+            assert program.aum_as_of is not None, program.id
+            assert str(program.aum_as_of) in program.aum_source, program.id
+        else:
+            assert program.unsized_reason(), program.id
+
+
 def test_built_in_weights_sum_to_one_and_are_fractions():
+    # Sized programs' sleeves sum to 1 (unsized ones may list only their documented sleeves).
     for fund in load_registry().funds:
         assert math.isclose(sum(fund.weights.values()), 1.0, abs_tol=1e-9), fund.name
         assert all(0 < w <= 1 for w in fund.weights.values()), fund.name

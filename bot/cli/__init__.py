@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bot.cli.run",
     "bot.cli.positioning",
     "bot.cli.gamma",
+    "bot.cli.funds",
 )
 
 EXIT_USAGE = 2

@@ -40,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from bot.cli.common import load_inputs
-    from bot.reference import leveraged_funds_asked
+    from bot.reference import leveraged_funds_asked, programs_asked
     from bot.render.answer import render_answer_text
     from flows.errors import InputError
     from flows.questions import answer_question
@@ -62,6 +62,7 @@ def handle(args: argparse.Namespace) -> int:
         lambda live_registry: answer_question(
             args.question, market, live_registry, args.as_of, config, today=today
         ),
+        programs=programs_asked(args.question, registry),
     )
     print_result(args, answer, render_answer_text)
     return 0

@@ -96,17 +96,21 @@ def quiet_provider_logs() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-async def with_live_aum(settings, market, registry, funds: Iterable[Any]) -> tuple[Any, list[str]]:
-    """`registry` with live AUM for the listed leveraged `funds` when the market's source is
-    live (cached in the database for a day), and any warnings; unchanged otherwise."""
+async def with_live_aum(
+    settings, market, registry, funds: Iterable[Any], programs: Iterable[Any] = ()
+) -> tuple[Any, list[str]]:
+    """`registry` with live AUM for the listed leveraged `funds` and the `programs` that take
+    theirs from a ticker, when the market's source is live (cached in the database for a
+    day), and any warnings; unchanged otherwise."""
     from bot.reference import live_reference_source, open_reference
 
-    funds = list(funds)
-    if not funds or live_reference_source(market.source) is None:
+    funds, programs = list(funds), [p for p in programs if p.aum_live_ticker]
+    if (not funds and not programs) or live_reference_source(market.source) is None:
         return registry, []
     quiet_provider_logs()
     async with open_reference(settings.database_url, market.source) as reference:
-        return await reference.registry_with_live_aum(registry, funds), reference.warnings
+        live = await reference.registry_with_live_aum(registry, funds, programs)
+        return live, reference.warnings
 
 
 def run_with_live_aum(
@@ -116,12 +120,14 @@ def run_with_live_aum(
     registry,
     funds: Iterable[Any],
     compute: Callable[[Any], Awaitable[T]],
+    programs: Iterable[Any] = (),
 ) -> T:
     """`compute(registry)` on a fresh event loop, the registry carrying live AUM for the listed
-    leveraged `funds` when the data is live; a failed AUM fetch costs one warning line."""
+    leveraged `funds` and ticker-sized `programs` when the data is live; a failed AUM fetch
+    costs one warning line."""
 
     async def work() -> tuple[T, list[str]]:
-        live_registry, warnings = await with_live_aum(settings, market, registry, funds)
+        live_registry, warnings = await with_live_aum(settings, market, registry, funds, programs)
         return await compute(live_registry), warnings
 
     result, warnings = run_with_market(market, work)

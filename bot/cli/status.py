@@ -38,7 +38,8 @@ def handle(args: argparse.Namespace) -> int:
     config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
 
     # The status's `leveraged` part reads each fund's AUM from the registry it is given.
-    funds = registry.leveraged_on(resolve_asset(args.asset, registry).symbol)
+    symbol = resolve_asset(args.asset, registry).symbol
+    funds = registry.leveraged_on(symbol)
     report = run_with_live_aum(
         "status",
         settings,
@@ -46,6 +47,7 @@ def handle(args: argparse.Namespace) -> int:
         registry,
         funds,
         lambda live_registry: build_status(args.asset, market, live_registry, args.as_of, config),
+        programs=registry.programs_holding(symbol),
     )
     print_result(args, report, render_status_text)
     return 0

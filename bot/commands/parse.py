@@ -58,6 +58,7 @@ SUBCOMMANDS = (
     "ask",
     "positioning",
     "gamma",
+    "funds",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -193,6 +194,10 @@ def parse_command(text: str) -> ParsedCommand:
                 "at the end of the quarter from rebalancing?`"
             )
         return ParsedCommand("ask", text=question)
+    if name == "funds":
+        if len(args) > 1:
+            raise CommandError("Usage: `/flows funds [ASSET]`, e.g. `/flows funds BTC`.")
+        return ParsedCommand("funds", asset=_asset(args[0]) if args else None)
     if args:
         raise CommandError(f"`/flows {name}` takes no arguments (got '{' '.join(args)[:30]}').")
     return ParsedCommand(name)

@@ -32,6 +32,7 @@ HELP_TEXT = (
     "/flows ask QUESTION               e.g. Will BTC see selling pressure at quarter end?\n"
     "/flows positioning ASSET          short covering / liquidations, ETF flows (chart)\n"
     "/flows gamma ASSET                dealer gamma: GEX, zero-gamma level, walls (SPY QQQ BTC …)\n"
+    "/flows funds [ASSET]              the programs behind the figures: rule, AUM, sources\n"
     "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
     "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
 )
@@ -280,6 +281,20 @@ class CommandService:
         except Exception:
             log.exception("status chart for %s failed", report.asset)
             return None
+
+    async def _cmd_funds(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.render.funds_text import render_funds_chat
+        from flows.funds import programs_listing
+
+        market = self.market_factory()
+        try:
+            registry = await self._live_registry(market)
+            live = self._reference(market).live
+        finally:
+            await market.close()
+        listing = programs_listing(registry, command.asset)
+        title, _, body = render_funds_chat(listing, live=live).partition("\n")
+        return Message(title=title, summary=f"{len(listing['programs'])} program(s)", body=body)
 
     async def _cmd_calendar(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.render.calendar_text import render_calendar_text

@@ -357,6 +357,9 @@ def render_answer_text(answer: Answer) -> str:
     if answer.what_if:
         lines += ["", f"What-if, {_subject(answer)} {_moves(answer)} by the window (others flat):"]
         lines.append(f"  {what_if_line(answer.what_if)}")
+    notes = _note_lines(answer)
+    if notes and table:
+        lines += ["", "Notes:"] + [f"  - {note}" for note in notes]
     history = _history_lines(answer)
     if history:
         lines += ["", "Past period ends vs other NYSE sessions:"]

@@ -32,9 +32,15 @@ def basis_line(report: StatusReport) -> str:
         else ""
     )
     return (
-        f"Basis: {len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)}{aum_note}; "
+        f"Basis: {len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)}{aum_note}"
+        f"{_scenario_note(report)}; "
         f"funds: {report.funds_source}; data: {report.data_source}{sample}"
     )
+
+
+def _scenario_note(report: StatusReport) -> str:
+    scenarios = sum(fund.scenario for fund in report.rebalance.funds)
+    return f" ({scenarios} scenario program(s))" if scenarios else ""
 
 
 def _trade_fields(report: StatusReport) -> list[MessageField]:
@@ -51,7 +57,24 @@ def _trade_fields(report: StatusReport) -> list[MessageField]:
             f"({quarter.quarter})",
         ),
         MessageField(label="Sessions left", value=str(quarter.sessions_left)),
+        *_range_fields(report),
     ]
+
+
+def _range_fields(report: StatusReport) -> list[MessageField]:
+    """The AUM range and the real-funds-only part, and which programs do not trade now."""
+    rebalance = report.rebalance
+    if not rebalance.funds or len(rebalance.trade_usd_range) != 3:
+        return []
+    low, _, high = rebalance.trade_usd_range
+    fields = [
+        MessageField(label="Range (low / high AUM)", value=f"{trade(low)} … {trade(high)}"),
+        MessageField(label="Real funds only", value=trade(rebalance.trade_usd_funds)),
+    ]
+    notes = [fund.period_note for fund in rebalance.funds if fund.period_note]
+    if notes:
+        fields.append(MessageField(label="Not trading this period", value="; ".join(notes)))
+    return fields
 
 
 def _what_if(report: StatusReport) -> str:

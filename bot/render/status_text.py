@@ -37,15 +37,16 @@ def render_status_text(report: StatusReport) -> str:
         )
         lines.append(
             f"Rebalancing  {trade(rebalance.trade_usd, rebalance.direction)} ({adv}) — "
-            "the trade funds must make to restore their target weights"
+            "the trade programs trading this period must make to restore their target weights"
         )
-        rows = [["fund", "AUM", "rebal", "base date", "target", "now", "drift", "trade"]]
+        lines.append(f"  {_range_line(report)}")
+        rows = [["program", "AUM", "rule", "base date", "target", "now", "drift", "trade"]]
         for fund in rebalance.funds:
             rows.append(
                 [
-                    fund.name,
+                    fund.name + (" [scenario]" if fund.scenario else ""),
                     usd(fund.aum_usd),
-                    fund.rebalance,
+                    fund.rebalance + ("" if fund.trades_this_period else " (not this qtr)"),
                     fund.base_date.isoformat(),
                     pct(fund.target_weight, 2),
                     pct(fund.current_weight, 2),
@@ -54,15 +55,32 @@ def render_status_text(report: StatusReport) -> str:
                 ]
             )
         lines += text_table(rows, right_aligned={1, 4, 5, 6})
+        trading = [fund for fund in rebalance.funds if fund.trades_this_period]
         lines.append(
-            f"  basis: {len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)} "
-            f"({_aum_basis(report)})"
+            f"  basis: {len(trading)} of {len(rebalance.funds)} program(s) trade this period, "
+            f"AUM {usd(rebalance.aum_total_usd)} ({_aum_basis(report)})"
         )
+        for fund in rebalance.funds:
+            if fund.period_note:
+                lines.append(f"  {fund.period_note}")
+            if fund.band_trigger_move is not None:
+                lines.append(
+                    f"  {fund.name}: band breached at {report.asset} "
+                    f"{pct(fund.band_trigger_move, 0, signed=True)} from here → "
+                    f"{trade(fund.band_trigger_trade_usd)}"
+                )
+        for fund in rebalance.funds:
+            lines.append(f"  AUM {fund.name}: {fund.aum_source}")
         scenarios = " | ".join(
             f"{pct(w.move, 0, signed=True)}: {trade(w.trade_usd, w.direction)}"
             for w in rebalance.what_if
         )
         lines.append(f"  what-if {report.asset} moves by the window (others flat): {scenarios}")
+    reasons: dict[str, list[str]] = {}
+    for program in rebalance.not_sized:
+        reasons.setdefault(program.reason, []).append(program.name)
+    for reason, names in reasons.items():
+        lines.append(f"  not sized ({reason}): {', '.join(names)}")
     lines.append("")
 
     vol = report.volatility
@@ -81,6 +99,11 @@ def render_status_text(report: StatusReport) -> str:
             f"  vol-target: {flow.name} (AUM {usd(flow.aum_usd)}, "
             f"target {pct(flow.target_vol, 0)}): "
             f"exposure {exposure} (was {previous}) → {trade(flow.trade_usd)}"
+            + (
+                f" (range {trade(flow.trade_usd_range[0])} … {trade(flow.trade_usd_range[2])})"
+                if flow.trade_usd_range
+                else ""
+            )
         )
     if report.leveraged is not None:
         letf = report.leveraged
@@ -96,8 +119,21 @@ def render_status_text(report: StatusReport) -> str:
     return "\n".join(lines)
 
 
+def _range_line(report: StatusReport) -> str:
+    rebalance = report.rebalance
+    low, central, high = rebalance.trade_usd_range or [rebalance.trade_usd] * 3
+    return (
+        f"range {trade(low)} … {trade(high)} (low / high AUM); real funds only "
+        f"{trade(rebalance.trade_usd_funds)}, scenarios at central adoption "
+        f"{trade(central - rebalance.trade_usd_funds)}"
+    )
+
+
 def _aum_basis(report: StatusReport) -> str:
     sources = {fund.aum_source for fund in report.rebalance.funds}
     if all(source.startswith("illustrative") for source in sources):
         return "AUM figures are illustrative assumptions from the fund registry"
-    return "AUM sources listed per fund in the fund registry"
+    live = sum("Yahoo Finance" in source for source in sources)
+    if live:
+        return f"live AUM for {live} program(s), the registry's dated figures for the rest"
+    return "the registry's dated AUM figures: no live AUM fetched for this data source"

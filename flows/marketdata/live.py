@@ -105,6 +105,19 @@ def yahoo_ticker(symbol: str, overrides: Mapping[str, str] | None = None) -> str
     return YAHOO_TICKERS.get(symbol, symbol.replace(".", "-"))
 
 
+LISTING_SUFFIXES = frozenset({"TO", "V", "NE", "CN", "L", "DE", "PA", "AS", "SW", "AX", "HK"})
+"""Yahoo exchange suffixes a listed fund's ticker keeps as written (FBAL.TO)."""
+
+
+def listed_yahoo_ticker(ticker: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The Yahoo ticker of a listed fund: as written when it has an exchange suffix Yahoo
+    uses (FBAL.TO), else as `yahoo_ticker` spells a symbol."""
+    head, _, suffix = ticker.strip().upper().rpartition(".")
+    if head and suffix in LISTING_SUFFIXES:
+        return f"{head}.{suffix}"
+    return yahoo_ticker(ticker, overrides)
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -267,6 +280,43 @@ class LiveSource:
             return None
         value = float(value)
         return value if math.isfinite(value) and value > 0 else None
+
+    async def fund_assets(self, ticker: str) -> tuple[float, str]:
+        """A listed fund's total assets and their currency from Yahoo's `info` (`totalAssets`,
+        `currency`); `ticker` keeps its exchange suffix (FBAL.TO). Raises MarketDataError."""
+        yahoo = listed_yahoo_ticker(ticker, self.yahoo_tickers)
+        try:
+            async with self._yahoo_slots:
+                info = await asyncio.to_thread(self._yf_info, yahoo)
+        except Exception as exc:
+            raise MarketDataError(ticker, self.name, _yahoo_failure(yahoo, exc)[1]) from exc
+        value = info.get("totalAssets")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise MarketDataError(ticker, self.name, f"no totalAssets for {yahoo} on Yahoo")
+        value = float(value)
+        if not math.isfinite(value) or value <= 0:
+            raise MarketDataError(ticker, self.name, f"totalAssets of {yahoo} is {value!r}")
+        currency = info.get("currency")
+        return value, (currency.upper() if isinstance(currency, str) and currency else "USD")
+
+    async def usd_per(self, currency: str) -> float:
+        """The day's rate of one unit of `currency` in USD from Yahoo (`CADUSD=X`); raises
+        MarketDataError when Yahoo has none."""
+        currency = currency.upper()
+        if currency == "USD":
+            return 1.0
+        pair = f"{currency}USD=X"
+        try:
+            async with self._yahoo_slots:
+                info = await asyncio.to_thread(self._yf_info, pair)
+        except Exception as exc:
+            raise MarketDataError(pair, self.name, _yahoo_failure(pair, exc)[1]) from exc
+        for key in ("regularMarketPrice", "previousClose"):
+            value = info.get(key)
+            usable = isinstance(value, int | float) and not isinstance(value, bool)
+            if usable and math.isfinite(value) and value > 0:
+                return float(value)
+        raise MarketDataError(pair, self.name, f"no exchange rate for {pair} on Yahoo")
 
     async def earnings_dates(self, ticker: str) -> list[dt.date]:
         """A company's report dates, past and upcoming, sorted, from Yahoo's earnings calendar

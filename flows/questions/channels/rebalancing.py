@@ -35,24 +35,29 @@ class RebalancingChannel:
     label = "fixed-weight fund rebalancing"
 
     def covers(self, symbol: str, registry: FundRegistry) -> bool:
-        return bool(registry.holding(symbol))
+        return bool(_calendar_funds(registry, symbol))
 
     def symbols(self, symbol: str, registry: FundRegistry) -> set[str]:
         needed = {symbol}
-        for fund in registry.holding(symbol):
+        for fund in _calendar_funds(registry, symbol):
             needed |= set(fund.weights)
         return needed
 
     def estimate(self, inputs: ChannelInput) -> ChannelFlow:
         asset, window, as_of = inputs.asset.symbol, inputs.window, inputs.as_of
         moves = np.asarray(inputs.config.what_if_moves, dtype=float)
-        funds = inputs.registry.holding(asset)
+        funds = _calendar_funds(inputs.registry, asset)
         flows: list[RebalanceFundFlow] = []
-        idle: list[str] = []
+        # Annual and calendar-free programs make no month- or quarter-end trade: idle here.
+        idle: list[str] = [
+            fund.name for fund in inputs.registry.holding(asset) if fund not in funds
+        ]
         drift: dict[tuple[str, dt.date, dt.date], Drift] = {}
         scenario = np.zeros(len(moves))
         for fund in funds:
             dates = period_ends_between(window.start, window.end, fund.rebalance)
+            # A program counts only once its sleeve exists (`since`).
+            dates = [day for day in dates if fund.since is None or day >= fund.since]
             if not dates:
                 idle.append(fund.name)
                 continue
@@ -87,6 +92,10 @@ class RebalancingChannel:
                 what_if=what_if,
             )
         total = float(sum(flow.trade_usd for flow in flows))
+        off_calendar = _off_calendar_notes(inputs.registry, asset, as_of)
+        note = None if flows else _idle_note(funds, window.end)
+        if off_calendar:
+            note = "; ".join([*([note] if note else []), *off_calendar])
         return sized(
             self,
             total,
@@ -96,7 +105,7 @@ class RebalancingChannel:
             idle_funds=idle,
             drift=sorted(drift.values(), key=lambda d: (d.base_date, d.schedule)),
             what_if=what_if if projected else [],
-            note=None if flows else _idle_note(funds, window.end),
+            note=note,
         )
 
     def _pending_note(
@@ -140,11 +149,13 @@ class RebalancingChannel:
             )
         position = symbols.index(asset)
         current = drifted_weights(targets, growth)
-        trades = rebalance_trades(targets, growth, fund.aum_usd)
+        # The program's size at that date: its dated AUM point on or before it.
+        aum, aum_source = fund.aum_on(min(date, as_of))
+        trades = rebalance_trades(targets, growth, aum)
         flow = RebalanceFundFlow(
             name=fund.name,
-            aum_usd=fund.aum_usd,
-            aum_source=fund.aum_source,
+            aum_usd=aum,
+            aum_source=aum_source,
             rebalance=fund.rebalance,
             rebalance_date=date,
             base_date=base,
@@ -177,6 +188,27 @@ def _growth(inputs: ChannelInput, symbol: str, base: dt.date, day: dt.date, fund
     closes = closes_through(inputs.frames, symbol)
     require_history(closes, symbol, base, f"the base date of {fund!r},")
     return price_on_or_before(closes, day, symbol) / price_on_or_before(closes, base, symbol)
+
+
+def _off_calendar_notes(registry: FundRegistry, symbol: str, as_of: dt.date) -> list[str]:
+    """Why the annual and calendar-free programs holding `symbol` are not in the figure, e.g.
+    "FBAL: annual rebalance in June; no calendar trade this quarter"."""
+    from flows.rebalance import trades_this_period
+
+    notes = []
+    for fund in registry.holding(symbol):
+        if fund.rebalance in ("monthly", "quarterly"):
+            continue
+        if fund.since is not None and fund.since > as_of:
+            continue
+        _, note = trades_this_period(fund, as_of)
+        notes.append(note or f"{fund.name}: annual rebalance this quarter, not sized here")
+    return notes
+
+
+def _calendar_funds(registry: FundRegistry, symbol: str) -> tuple[RebalancingFund, ...]:
+    """The programs holding `symbol` that trade at month or quarter ends."""
+    return tuple(f for f in registry.holding(symbol) if f.rebalance in ("monthly", "quarterly"))
 
 
 def _drift(fund: RebalancingFund, flow: RebalanceFundFlow, growth: np.ndarray) -> Drift:
