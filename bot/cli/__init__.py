@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.cli.letf",
     "bot.cli.replay",
     "bot.cli.run",
+    "bot.cli.track",
 )
 
 EXIT_USAGE = 2

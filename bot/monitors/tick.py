@@ -20,6 +20,7 @@ from bot.monitors.evaluate import (
     evaluate_monitors,
 )
 from bot.monitors.flow_events import calendar_events, letf_event
+from bot.monitors.track_live import record_live_calls
 from bot.render.messages import alert_message
 from bot.settings import Settings
 from flows.errors import FlowsError
@@ -158,7 +159,8 @@ async def run_tick(
             if alert is not None:
                 new_alerts.append(alert)
                 result.alerts.append(event)
-    await _record(store, new_alerts, new_states, result)
+    recorded = await _record(store, new_alerts, new_states, result)
+    await record_live_calls(store, result.alerts, recorded, label)
     for symbol, error in result.errors.items():
         log.warning("tick %s: %s skipped: %s", as_of, symbol, error)
     return result
@@ -190,7 +192,7 @@ async def _new_alert(
     )
 
 
-async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: TickResult) -> None:
+async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: TickResult) -> list:
     recorded = await store.record_alerts(new_alerts, monitor_states=new_states)
     result.new_alerts += sum(1 for _, created in recorded if created)
     result.deliveries += sum(
@@ -198,6 +200,7 @@ async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: T
         for alert, (_, created) in zip(new_alerts, recorded, strict=True)
         if created
     )
+    return recorded
 
 
 async def run_letf_tick(
