@@ -223,7 +223,8 @@ class BotApp:
 
         market = self.make_market()
         try:
-            filled = await fill_live_outcomes(self.store, market, today or self.clock().date())
+            now = self.clock()
+            filled = await fill_live_outcomes(self.store, market, today or now.date(), now)
         finally:
             await market.close()
         log.info("live track record: %d outcome(s) filled", filled)

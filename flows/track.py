@@ -297,6 +297,26 @@ def _covers(frame: pd.DataFrame | None, symbol: str, as_of: dt.date) -> bool:
     return frame.index[-1].date() >= needed
 
 
+def estimable_windows(
+    windows: Sequence[Window], frames: Mapping[str, pd.DataFrame], lead_days: int = 40
+) -> list[Window]:
+    """The windows whose call the data can support: every series starts at least `lead_days`
+    (an ADV's worth of sessions) before the quarter end preceding the call, the earliest base
+    date any fund measures drift from. For callers that pick the range themselves (alerts,
+    questions); the CLI reports an uncovered range as an error instead."""
+    firsts = [frame.index[0].date() for frame in frames.values() if len(frame)]
+    if not firsts:
+        return []
+    first = max(firsts)
+    return [
+        window
+        for window in windows
+        if calendar.period_end_before(window.estimate_as_of, "quarterly")
+        - dt.timedelta(days=lead_days)
+        >= first
+    ]
+
+
 def call_on(
     asset: Asset,
     as_of: dt.date,

@@ -20,6 +20,7 @@ from bot.monitors.evaluate import (
     evaluate_monitors,
 )
 from bot.monitors.flow_events import calendar_events, letf_event
+from bot.monitors.track_line import quarter_end_record_line
 from bot.monitors.track_live import record_live_calls
 from bot.render.messages import alert_message
 from bot.settings import Settings
@@ -154,8 +155,15 @@ async def run_tick(
                 new_states[(kind, symbol)] = new_state
         if any("calendar" in subscription.alert_kinds for subscription in subscriptions):
             events.extend(calendar_events(symbol, as_of, known_reports))
+        line = None
+        if any(event.kind == "quarter_end" for event in events):
+            line = await quarter_end_record_line(
+                asset, as_of, market, registry, settings.track_since, config
+            )
         for event in events:
-            alert = await _new_alert(event, subscriptions, settings, frames, registry, charts)
+            alert = await _new_alert(
+                event, subscriptions, settings, frames, registry, charts, record_line=line
+            )
             if alert is not None:
                 new_alerts.append(alert)
                 result.alerts.append(event)
@@ -167,7 +175,13 @@ async def run_tick(
 
 
 async def _new_alert(
-    event: AlertEvent, subscriptions: Sequence, settings: Settings, frames, registry, charts: bool
+    event: AlertEvent,
+    subscriptions: Sequence,
+    settings: Settings,
+    frames,
+    registry,
+    charts: bool,
+    record_line: str | None = None,
 ) -> NewAlert | None:
     audience = _audience(event, subscriptions, settings)
     if not audience:
@@ -176,7 +190,8 @@ async def _new_alert(
     message = event.message
     if message is None:
         chart = await _chart_for(event, frames, registry, settings.chart_dir) if charts else None
-        message = alert_message(event, chart)
+        line = record_line if event.kind == "quarter_end" else None
+        message = alert_message(event, chart, record_line=line)
     return NewAlert(
         dedupe_key=event.key,
         kind=event.kind,

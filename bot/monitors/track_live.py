@@ -69,7 +69,9 @@ async def record_live_calls(
         return 0
 
 
-async def fill_live_outcomes(store, market: MarketData, today: dt.date) -> int:
+async def fill_live_outcomes(
+    store, market: MarketData, today: dt.date, now: dt.datetime | None = None
+) -> int:
     """Fill the outcome of every record whose window ended before `today` and whose closes the
     data now has; the others wait for a later run. Returns how many were filled."""
     filled = 0
@@ -91,6 +93,7 @@ async def fill_live_outcomes(store, market: MarketData, today: dt.date) -> int:
                     outcome_excess=None,
                     hit=None,
                     note=UNMEASURABLE,
+                    now=now,
                 )
                 filled += int(done)
                 continue
@@ -108,6 +111,7 @@ async def fill_live_outcomes(store, market: MarketData, today: dt.date) -> int:
                 outcome_return=ret,
                 outcome_excess=excess,
                 hit=is_hit(record.direction, excess),
+                now=now,
             )
             filled += int(done)
     return filled
