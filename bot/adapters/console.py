@@ -111,3 +111,4 @@ class ConsoleAdapter(ChatAdapter):
 
 
 _COMMAND_WORDS = {"watch", "unwatch", "list", "status", "calendar", "mute", "unmute", "help", "ask"}
+_COMMAND_WORDS |= {"track"}

@@ -40,6 +40,7 @@ SUBCOMMANDS = (
     "unmute",
     "help",
     "ask",
+    "track",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -167,6 +168,8 @@ def parse_command(text: str) -> ParsedCommand:
                 "at the end of the quarter from rebalancing?`"
             )
         return ParsedCommand("ask", text=question)
+    if name == "track":
+        return _parse_track(args)
     if args:
         raise CommandError(f"`/flows {name}` takes no arguments (got '{' '.join(args)[:30]}').")
     return ParsedCommand(name)
@@ -220,3 +223,14 @@ def _parse_calendar(args: list[str]) -> ParsedCommand:
     if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= 366:
         return ParsedCommand("calendar", days=int(args[0]))
     raise CommandError("Usage: `/flows calendar [DAYS]` with DAYS from 1 to 366.")
+
+
+def _parse_track(args: list[str]) -> ParsedCommand:
+    """`/flows track ASSET [live|monthly]`: kinds carries the option word."""
+    usage = "Usage: `/flows track ASSET [live|monthly]`, e.g. `/flows track BTC`."
+    if not args or len(args) > 2:
+        raise CommandError(usage)
+    option = args[1].lower() if len(args) == 2 else ""
+    if option not in ("", "live", "monthly"):
+        raise CommandError(usage)
+    return ParsedCommand("track", asset=_asset(args[0]), kinds=(option,) if option else ())

@@ -29,6 +29,7 @@ HELP_TEXT = (
     "/flows status ASSET               estimated rebalancing and vol-target flows now\n"
     "/flows calendar [DAYS]            upcoming flow events (default 30 days)\n"
     "/flows ask QUESTION               e.g. Will BTC see selling pressure at quarter end?\n"
+    "/flows track ASSET [live|monthly] how past rebalancing calls turned out (hit rate, chart)\n"
     "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
     "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
 )
@@ -295,6 +296,11 @@ class CommandService:
         text = render_calendar_text(events, start, command.days or 30, blackout=blackout)
         title, _, body = text.partition("\n")
         return Message(title=title, summary=f"{len(events)} event(s)", body=body)
+
+    async def _cmd_track(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.commands.track import track_reply
+
+        return await track_reply(self, command)
 
     async def _cmd_ask(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         try:
