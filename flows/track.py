@@ -44,6 +44,8 @@ from flows.status import (
     today_utc,
 )
 
+DEFAULT_SINCE = dt.date(2021, 1, 1)
+"""First window of the record where no range is given (the bot's TRACK_SINCE default)."""
 MIN_MEANINGFUL_CALLS = 12
 """Below this many scored calls the summary says first that the record means little."""
 CONFIDENCE = 0.95
@@ -333,10 +335,17 @@ def call_on(
     for symbol in symbols_for(asset, registry):
         if not _covers(seen.get(symbol), symbol, as_of):
             frame = frames.get(symbol)
-            ends = (
-                f"ends {frame.index[-1].date()}" if frame is not None and len(frame) else "is empty"
+            if frame is None or frame.empty:
+                problem = "has no bars"
+            elif frame.index[0].date() > as_of:
+                problem = f"starts {frame.index[0].date()}"
+            else:
+                problem = f"ends {frame.index[-1].date()}"
+            raise InputError(
+                f"{symbol} data from {data_source} {problem}, after {as_of}"
+                if problem.startswith("starts")
+                else f"{symbol} data from {data_source} {problem}, before {as_of}"
             )
-            raise InputError(f"{symbol} data from {data_source} {ends}, before {as_of}")
     report = status_from_frames(asset, as_of, seen, registry, data_source, sample, config)
     return report.rebalance.trade_usd, report.rebalance.direction
 
@@ -367,9 +376,15 @@ def track_from_frames(
     for window in windows:
         if last_bar is None or window.estimate_as_of > last_bar:
             continue
-        trade, direction = call_on(
-            asset, window.estimate_as_of, frames, registry, data_source, sample, config
-        )
+        try:
+            trade, direction = call_on(
+                asset, window.estimate_as_of, frames, registry, data_source, sample, config
+            )
+        except InputError as exc:
+            reason = str(exc).split("; ")[0]
+            raise InputError(
+                f"cannot call the window ending {window.end}: {reason}; pass a later --from"
+            ) from None
         ret, excess = outcome(frames, asset.symbol, benchmark, window.estimate_as_of, window.end)
         rows.append(
             TrackWindow(

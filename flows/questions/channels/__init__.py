@@ -2,6 +2,7 @@
 in; other models join with `register_channel`."""
 
 from flows.questions.channels import leveraged, rebalancing, vol_target
+from flows.questions.channels import track_record as track_record
 from flows.questions.channels.base import (
     Channel,
     ChannelInput,
