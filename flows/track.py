@@ -267,7 +267,9 @@ def summary_note(
         tail.append(f"{pending} call(s) still without an outcome")
     extra = f" ({'; '.join(tail)})" if tail else ""
     if n == 0:
-        return f"No buy or sell call with a known outcome yet, so there is no record{extra}."
+        return (
+            f"No buy or sell call with a known outcome in this range, so there is no record{extra}."
+        )
     record = f"{hits} of {n} calls right ({_pct(hits / n)}, 95 % CI {_pct(interval[0])}–" + (
         f"{_pct(interval[1])}), excess return{against}"
     )
