@@ -53,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import asyncio
     from pathlib import Path
 
     from bot.cli.common import load_inputs, print_json, run_with_market
@@ -70,7 +69,9 @@ def handle(args: argparse.Namespace) -> int:
         if args.monthly:
             raise InputError("--monthly applies to the history record, not to --live")
         tracked_registry(registry, asset.symbol, monthly=False)
-        record = asyncio.run(_live(settings.database_url, asset.symbol, args.start, args.end))
+        record = run_with_market(
+            market, lambda: _live(settings.database_url, asset.symbol, args.start, args.end)
+        )
     else:
         config = AnalyticsConfig(
             neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
