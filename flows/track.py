@@ -146,9 +146,16 @@ def tracked_registry(registry: FundRegistry, symbol: str, monthly: bool) -> Fund
     """The registry whose calls are tracked: all of it for quarter ends (every fund rebalances
     then), only the monthly programs for month ends. InputError when no program holds `symbol`."""
     if monthly:
-        registry = dataclasses.replace(
-            registry, funds=tuple(f for f in registry.funds if f.rebalance == "monthly")
-        )
+        programs = getattr(registry, "programs", ())
+        if programs and hasattr(registry, "with_programs"):
+            # A registry that lists programs apart from its sized funds filters both at once.
+            registry = registry.with_programs(
+                tuple(p for p in programs if p.rebalance == "monthly")
+            )
+        else:
+            registry = dataclasses.replace(
+                registry, funds=tuple(f for f in registry.funds if f.rebalance == "monthly")
+            )
     if not registry.holding(symbol):
         which = "monthly-rebalancing program" if monthly else "program"
         raise InputError(
