@@ -224,3 +224,34 @@ async def _run_cli(argv):
     import asyncio
 
     return await asyncio.to_thread(main, argv)
+
+
+async def test_the_alert_record_line_uses_only_what_was_known_and_is_cached(setup):
+    from bot.monitors import track_line
+    from flows.assets import get_asset
+    from flows.status import AnalyticsConfig
+    from flows.track import build_track, record_line
+
+    settings, market_dir = setup
+    registry = load_registry(settings.funds_file)
+    config = AnalyticsConfig(with_garch=False)
+    track_line._CACHE.clear()
+    market = _market(market_dir)
+    try:
+        line = await track_line.quarter_end_record_line(
+            get_asset("BTC"), CALL_DAY, market, registry, D(2023, 1, 1), config
+        )
+        fetches = market.fetch_count
+        again = await track_line.quarter_end_record_line(
+            get_asset("BTC"), CALL_DAY, market, registry, D(2023, 1, 1), config
+        )
+        assert again == line and market.fetch_count == fetches  # cached: nothing refetched
+        # On 2024-03-22 the windows that had ended are those of 2023; the data reaching
+        # December 2024 adds nothing to the line.
+        known = await build_track(
+            "BTC", market, registry, D(2023, 1, 1), D(2023, 12, 31), config=config
+        )
+    finally:
+        await market.close()
+    assert line == record_line(known, D(2023, 1, 1))
+    assert line.startswith("record for BTC since 2023: ")

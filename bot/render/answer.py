@@ -406,10 +406,16 @@ def _accuracy_message(answer: Answer) -> Message:
         if basis
         else None
     )
+    notes = [
+        f"{item.asset}: {channel.note}"
+        for item in answer.breakdown
+        for channel in item.channels
+        if channel.note
+    ]
     return Message(
         title=f"{_subject(answer)} · track record of rebalancing calls",
         summary="\n".join(_record_headlines(answer)),
-        body=answer.answer.text,
+        body="\n".join(notes) or answer.answer.text,
         footer=footer,
         tone="info",
         sample=answer.sample,
