@@ -114,10 +114,6 @@ class Window:
     end: dt.date
     estimate_as_of: dt.date
 
-    @property
-    def label(self) -> str:
-        return f"{self.end:%Y-%m}"
-
 
 def window_ending(last: dt.date, sessions: int = WINDOW_SESSIONS) -> Window:
     """The final `sessions` sessions up to the period's last session `last`, called the session
@@ -345,16 +341,12 @@ def call_on(
         if not _covers(seen.get(symbol), symbol, as_of):
             frame = frames.get(symbol)
             if frame is None or frame.empty:
-                problem = "has no bars"
+                problem = f"has no bars up to {as_of}"
             elif frame.index[0].date() > as_of:
-                problem = f"starts {frame.index[0].date()}"
+                problem = f"starts {frame.index[0].date()}, after {as_of}"
             else:
-                problem = f"ends {frame.index[-1].date()}"
-            raise InputError(
-                f"{symbol} data from {data_source} {problem}, after {as_of}"
-                if problem.startswith("starts")
-                else f"{symbol} data from {data_source} {problem}, before {as_of}"
-            )
+                problem = f"ends {frame.index[-1].date()}, before {as_of}"
+            raise InputError(f"{symbol} data from {data_source} {problem}")
     report = status_from_frames(asset, as_of, seen, registry, data_source, sample, config)
     return report.rebalance.trade_usd, report.rebalance.direction
 

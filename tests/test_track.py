@@ -450,6 +450,10 @@ def test_cli_text_table_summary_and_chart(market_dir, funds_file, tmp_path, caps
         (["--from", "2024-04-02", "--to", "2024-05-15"], "no quarter-end window ends between"),
         (["--from", "2024-06-01", "--to", "2024-01-01"], "is before --from"),
         (["--monthly", "--live"], "--monthly applies to the history record"),
+        (
+            ["--from", "2021-01-01", "--to", "2022-12-31"],
+            "cannot call the window ending 2021-03-31",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(argv, message, market_dir, funds_file, capsys):
@@ -457,6 +461,12 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, market_dir, funds_f
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_unknown_asset_is_exit_2(market_dir, capsys):
+    assert main(["track", "DOGE", "--source", str(market_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown asset 'DOGE'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_asset_no_program_holds_is_exit_2(market_dir, capsys):
