@@ -16,7 +16,12 @@ def track_chart(record: TrackRecord, path: Path) -> Path:
     outcome's excess return below with each call marked hit (✓) or miss (✗)."""
     plt = _figure()
     windows = record.windows
-    labels = [f"{w.window_end:%Y-%m}" for w in windows]
+    labels = [
+        f"{w.window_end:%Y-%m} (alert {w.estimate_as_of:%m-%d})"
+        if record.live
+        else f"{w.window_end:%Y-%m}"
+        for w in windows
+    ]
     xs = list(range(len(windows)))
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(max(7.5, 0.45 * len(windows) + 3), 6), dpi=110, sharex=True
@@ -68,6 +73,10 @@ def track_chart(record: TrackRecord, path: Path) -> Path:
     bottom.set_ylabel(f"excess return{bench} (%)")
     bottom.set_xticks(xs, labels, rotation=60, fontsize=8)
     bottom.grid(alpha=0.3, axis="y")
-    bottom.set_xlabel("window (month of its last session); call = close before the window")
+    bottom.set_xlabel(
+        "window (month of its last session) and the alert's date"
+        if record.live
+        else "window (month of its last session); call = close before the window"
+    )
     _stamp(figure, record.sample)
     return _save(plt, figure, path)
