@@ -183,6 +183,15 @@ class BotApp:
             max_instances=1,
             misfire_grace_time=6 * 3600,
         )
+        fill_hour, fill_minute = self.settings.track_fill_time_utc.split(":")
+        scheduler.add_job(
+            self._scheduled_track_fill,
+            CronTrigger(hour=int(fill_hour), minute=int(fill_minute), timezone=dt.UTC),
+            id="track_outcomes",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=12 * 3600,
+        )
         await self.start_adapters()
         dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         scheduler.start()
@@ -209,6 +218,25 @@ class BotApp:
             await self.tick()
         except Exception:
             log.exception("monitor tick failed; the next scheduled tick will try again")
+
+    async def fill_track_record(self, today: dt.date | None = None) -> int:
+        """Fill in the outcome of live records whose window has ended (see track_live)."""
+        from bot.monitors.track_live import fill_live_outcomes
+
+        market = self.make_market()
+        try:
+            now = self.clock()
+            filled = await fill_live_outcomes(self.store, market, today or now.date(), now)
+        finally:
+            await market.close()
+        log.info("live track record: %d outcome(s) filled", filled)
+        return filled
+
+    async def _scheduled_track_fill(self) -> None:
+        try:
+            await self.fill_track_record()
+        except Exception:
+            log.exception("filling the live track record failed; tomorrow's run will retry")
 
     async def letf_tick(self, session: dt.date) -> TickResult:
         async with self._tick_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,6 +57,16 @@ class Settings(BaseSettings):
         1, ge=1, le=14, description="how many days before such an expiry the alert posts"
     )
     chart_dir: Path = Path("flows-charts")
+
+    # Track record
+    track_since: dt.date = Field(
+        dt.date(2021, 1, 1), description="first window of the history record (track, alerts)"
+    )
+    track_fill_time_utc: str = Field(
+        "01:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="daily time (UTC) the live record's outcomes are filled in",
+    )
 
     # Chat platforms
     slack_bot_token: str | None = None

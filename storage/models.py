@@ -293,6 +293,47 @@ class OptionChainDay(StorageModel, table=True):
     fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class LiveRecord(StorageModel, table=True):
+    """One sized alert as the bot sent it: its estimate at the time and, once the window has
+    ended, what followed. Only the outcome columns are ever written after the row is created
+    (never back-filled with hindsight); `actual_flow_usd` stays NULL unless a published flow
+    (ETF creations/redemptions, a holdings change) is known."""
+
+    __tablename__ = "live_records"
+    __table_args__ = (
+        sa.Index(None, "asset", "window_end"),
+        sa.Index(None, "outcome_filled_at", "window_end"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(sa_type=sa.String(200), unique=True)
+    """The alert's dedupe key: one live record per alert."""
+    alert_id: int | None = Field(
+        default=None,
+        sa_column_args=[sa.ForeignKey("alerts.id", ondelete="SET NULL")],
+        sa_type=sa.Integer,
+    )
+    alert_kind: str = Field(sa_type=sa.String(32))
+    asset: str = Field(sa_type=sa.String(32))
+    estimate_as_of: dt.date = Field(sa_type=sa.Date)
+    """The data date the estimate was made on (the alert's as-of)."""
+    window_start: dt.date = Field(sa_type=sa.Date)
+    window_end: dt.date = Field(sa_type=sa.Date)
+    estimated_trade_usd: float = Field(sa_type=sa.Float)
+    direction: str = Field(sa_type=sa.String(16))
+    benchmark: str | None = Field(default=None, sa_type=sa.String(32))
+    data_source: str = Field(default="", sa_type=sa.Text)
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    outcome_return: float | None = Field(default=None, sa_type=sa.Float)
+    outcome_excess: float | None = Field(default=None, sa_type=sa.Float)
+    hit: bool | None = Field(default=None, sa_type=sa.Boolean)
+    outcome_note: str | None = Field(default=None, sa_type=sa.Text)
+    """Why the outcome is unknown when it cannot be measured (e.g. called on the last session)."""
+    outcome_filled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    actual_flow_usd: float | None = Field(default=None, sa_type=sa.Float)
+    actual_flow_source: str | None = Field(default=None, sa_type=sa.Text)
+
+
 def split_kinds(kinds: str) -> tuple[str, ...]:
     return tuple(kind for kind in kinds.split(",") if kind)
 

@@ -19,6 +19,7 @@ from storage.database import (
     is_sqlite_memory,
     normalize_database_url,
 )
+from storage.live_records import LiveRecordsMixin, NewLiveRecord
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
 from storage.option_chains import OptionChainCacheMixin
@@ -27,7 +28,14 @@ from storage.positioning import PositioningCacheMixin
 from storage.reference import ReferenceCache
 from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _ActiveSnapshot
 
-__all__ = ["BAR_COLUMNS", "ActiveSubscription", "BarCoverage", "NewAlert", "Store"]
+__all__ = [
+    "BAR_COLUMNS",
+    "ActiveSubscription",
+    "BarCoverage",
+    "NewAlert",
+    "NewLiveRecord",
+    "Store",
+]
 
 
 class Store(
@@ -37,6 +45,7 @@ class Store(
     BarCacheMixin,
     PositioningCacheMixin,
     OptionChainCacheMixin,
+    LiveRecordsMixin,
 ):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 

@@ -74,6 +74,7 @@ async def test_start_signs_in_and_syncs_the_flows_group_to_the_dev_guild(discord
         "ask",
         "positioning",
         "gamma",
+        "track",
     ]
     watch = {o["name"]: o for o in options["watch"]["options"]}
     assert watch["asset"]["required"] and watch["asset"]["autocomplete"]
@@ -315,3 +316,14 @@ def test_the_api_url_setting_points_discord_py_at_it(tmp_path):
     # Client-wide as well as per send: nothing discord.py sends on the bot's behalf pings.
     assert isinstance(adapter.client.allowed_mentions, discord.AllowedMentions)
     assert adapter.client.allowed_mentions.to_dict() == NO_PINGS
+
+
+async def test_track_replies_with_the_record_and_its_chart(discord_standin, adapter):
+    deferred = await discord_standin.slash_command("track", {"asset": "bitcoin"})
+    assert deferred["type"] == 5
+    await wait_until(lambda: discord_standin.followups, timeout=30)
+    [followup] = discord_standin.followups
+    [embed] = followup["embeds"]
+    assert embed["title"] == "[SAMPLE] BTC track record — quarterly rebalancing windows"
+    assert embed["image"]["url"].startswith("attachment://")
+    assert next(iter(followup["files"].values()))[1][:4] == b"\x89PNG"

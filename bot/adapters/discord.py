@@ -53,7 +53,7 @@ from flows.assets import ASSETS, find_asset
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
-SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma"})
+SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track"})
 """Sub-commands that may take longer than Discord's 3 s: deferred, then answered by follow-up."""
 NONCE_LENGTH = 25
 MAX_CHOICES = 25
@@ -349,6 +349,24 @@ class DiscordAdapter(ChatAdapter):
         @app_commands.autocomplete(asset=complete_asset)
         async def gamma(interaction: discord.Interaction, asset: str) -> None:
             await self._run(interaction, f"gamma {_asset_word(asset)}")
+
+        @group.command(name="track", description="How past rebalancing calls turned out")
+        @app_commands.describe(
+            asset="BTC, ETH, SPY, AGG …",
+            record="history (default), live (the alerts sent) or monthly windows",
+        )
+        @app_commands.autocomplete(asset=complete_asset)
+        @app_commands.choices(
+            record=[
+                app_commands.Choice(name=name, value=name)
+                for name in ("history", "live", "monthly")
+            ]
+        )
+        async def track(
+            interaction: discord.Interaction, asset: str, record: str = "history"
+        ) -> None:
+            option = "" if record == "history" else f" {record}"
+            await self._run(interaction, f"track {_asset_word(asset)}{option}")
 
         return group
 

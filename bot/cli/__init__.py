@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "bot.cli.positioning",
     "bot.cli.gamma",
     "bot.cli.funds",
+    "bot.cli.track",
 )
 
 EXIT_USAGE = 2

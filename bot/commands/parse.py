@@ -59,6 +59,7 @@ SUBCOMMANDS = (
     "positioning",
     "gamma",
     "funds",
+    "track",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -198,6 +199,8 @@ def parse_command(text: str) -> ParsedCommand:
         if len(args) > 1:
             raise CommandError("Usage: `/flows funds [ASSET]`, e.g. `/flows funds BTC`.")
         return ParsedCommand("funds", asset=_asset(args[0]) if args else None)
+    if name == "track":
+        return _parse_track(args)
     if args:
         raise CommandError(f"`/flows {name}` takes no arguments (got '{' '.join(args)[:30]}').")
     return ParsedCommand(name)
@@ -251,3 +254,14 @@ def _parse_calendar(args: list[str]) -> ParsedCommand:
     if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= 366:
         return ParsedCommand("calendar", days=int(args[0]))
     raise CommandError("Usage: `/flows calendar [DAYS]` with DAYS from 1 to 366.")
+
+
+def _parse_track(args: list[str]) -> ParsedCommand:
+    """`/flows track ASSET [live|monthly]`: kinds carries the option word."""
+    usage = "Usage: `/flows track ASSET [live|monthly]`, e.g. `/flows track BTC`."
+    if not args or len(args) > 2:
+        raise CommandError(usage)
+    option = args[1].lower() if len(args) == 2 else ""
+    if option not in ("", "live", "monthly"):
+        raise CommandError(usage)
+    return ParsedCommand("track", asset=_asset(args[0]), kinds=(option,) if option else ())

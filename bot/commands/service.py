@@ -33,6 +33,7 @@ HELP_TEXT = (
     "/flows positioning ASSET          short covering / liquidations, ETF flows (chart)\n"
     "/flows gamma ASSET                dealer gamma: GEX, zero-gamma level, walls (SPY QQQ BTC …)\n"
     "/flows funds [ASSET]              the programs behind the figures: rule, AUM, sources\n"
+    "/flows track ASSET [live|monthly] how past rebalancing calls turned out (hit rate, chart)\n"
     "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
     "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
 )
@@ -369,6 +370,11 @@ class CommandService:
             log.exception("gamma chart for %s failed", result.asset)
             chart = None
         return gamma_message(result, chart)
+
+    async def _cmd_track(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.commands.track import track_reply
+
+        return await track_reply(self, command)
 
     async def _cmd_ask(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         try:

@@ -20,6 +20,8 @@ from bot.monitors.evaluate import (
     evaluate_monitors,
 )
 from bot.monitors.flow_events import calendar_events, letf_event
+from bot.monitors.track_line import quarter_end_record_line
+from bot.monitors.track_live import record_live_calls
 from bot.render.messages import alert_message
 from bot.settings import Settings
 from flows.errors import FlowsError
@@ -153,13 +155,21 @@ async def run_tick(
                 new_states[(kind, symbol)] = new_state
         if any("calendar" in subscription.alert_kinds for subscription in subscriptions):
             events.extend(calendar_events(symbol, as_of, known_reports))
+        line = None
+        if any(event.kind == "quarter_end" for event in events):
+            line = await quarter_end_record_line(
+                asset, as_of, market, registry, settings.track_since, config
+            )
         for event in events:
-            alert = await _new_alert(event, subscriptions, settings, frames, registry, charts)
+            alert = await _new_alert(
+                event, subscriptions, settings, frames, registry, charts, record_line=line
+            )
             if alert is not None:
                 new_alerts.append(alert)
                 result.alerts.append(event)
     await _gamma(store, market, by_asset, settings, as_of, charts, new_alerts, new_states, result)
-    await _record(store, new_alerts, new_states, result)
+    recorded = await _record(store, new_alerts, new_states, result)
+    await record_live_calls(store, result.alerts, recorded, label)
     for symbol, error in result.errors.items():
         log.warning("tick %s: %s skipped: %s", as_of, symbol, error)
     return result
@@ -193,7 +203,13 @@ async def _gamma(
 
 
 async def _new_alert(
-    event: AlertEvent, subscriptions: Sequence, settings: Settings, frames, registry, charts: bool
+    event: AlertEvent,
+    subscriptions: Sequence,
+    settings: Settings,
+    frames,
+    registry,
+    charts: bool,
+    record_line: str | None = None,
 ) -> NewAlert | None:
     audience = _audience(event, subscriptions, settings)
     if not audience:
@@ -202,7 +218,8 @@ async def _new_alert(
     message = event.message
     if message is None:
         chart = await _chart_for(event, frames, registry, settings.chart_dir) if charts else None
-        message = alert_message(event, chart)
+        line = record_line if event.kind == "quarter_end" else None
+        message = alert_message(event, chart, record_line=line)
     return NewAlert(
         dedupe_key=event.key,
         kind=event.kind,
@@ -218,7 +235,7 @@ async def _new_alert(
     )
 
 
-async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: TickResult) -> None:
+async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: TickResult) -> list:
     recorded = await store.record_alerts(new_alerts, monitor_states=new_states)
     result.new_alerts += sum(1 for _, created in recorded if created)
     result.deliveries += sum(
@@ -226,6 +243,7 @@ async def _record(store, new_alerts: list[NewAlert], new_states: dict, result: T
         for alert, (_, created) in zip(new_alerts, recorded, strict=True)
         if created
     )
+    return recorded
 
 
 async def run_letf_tick(

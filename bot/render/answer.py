@@ -167,6 +167,8 @@ def _asset_value(item: AssetAnswer) -> str:
 def answer_message(answer: Answer) -> Message:
     """Headline verdict, the numbers, the window, the drift behind them, what would change it."""
     summary = answer.answer
+    if answer.parsed.asks == "accuracy" and not _declined(answer):
+        return _accuracy_message(answer)
     if _declined(answer):
         lead, _, rest = summary.text.partition(CAPABILITY)
         return Message(
@@ -337,6 +339,13 @@ def render_answer_text(answer: Answer) -> str:
     if answer.sample:
         lines += [SAMPLE_BANNER, ""]
     lines.append(f"Q: {answer.question.strip()}")
+    if answer.parsed.asks == "accuracy" and not _declined(answer):
+        lines.append(
+            f"   assets {', '.join(answer.parsed.assets)} · asks accuracy · as of {answer.as_of}"
+        )
+        lines += ["", *_record_headlines(answer), ""]
+        lines += textwrap.wrap(answer.answer.text, WRAP, break_on_hyphens=False)
+        return "\n".join(lines + (["", SAMPLE_BANNER] if answer.sample else []))
     if not _declined(answer):
         parsed = answer.parsed
         source_note = " (none named: rebalancing)" if parsed.sources_assumed else ""
@@ -370,3 +379,47 @@ def render_answer_text(answer: Answer) -> str:
     if answer.sample:
         lines += ["", SAMPLE_BANNER]
     return "\n".join(lines)
+
+
+def _record_headlines(answer: Answer) -> list[str]:
+    """'TRACK RECORD — BTC: 8 of 17 calls right (47%, 95 % CI 26%–69%)' per asset."""
+    lines = []
+    for item in answer.breakdown:
+        for channel in item.channels:
+            record = channel.track_record
+            if record is None:
+                continue
+            interval = record.hit_rate_ci95
+            rate = (
+                f" ({pct(record.hit_rate, 0)}, 95 % CI {pct(interval[0], 0)}–{pct(interval[1], 0)})"
+                if interval
+                else ""
+            )
+            lines.append(
+                f"TRACK RECORD — {item.asset}: {record.hits} of {record.n} calls right{rate}"
+            )
+    return lines or ["TRACK RECORD — no scored calls"]
+
+
+def _accuracy_message(answer: Answer) -> Message:
+    """An accuracy question: the record of past rebalancing calls, not a flow verdict."""
+    basis = answer.basis
+    footer = (
+        f"Basis: funds: {basis.funds_source}; data: {basis.data_source}; as of {basis.as_of}"
+        if basis
+        else None
+    )
+    notes = [
+        f"{item.asset}: {channel.note}"
+        for item in answer.breakdown
+        for channel in item.channels
+        if channel.note
+    ]
+    return Message(
+        title=f"{_subject(answer)} · track record of rebalancing calls",
+        summary="\n".join(_record_headlines(answer)),
+        body="\n".join(notes) or answer.answer.text,
+        footer=footer,
+        tone="info",
+        sample=answer.sample,
+    )

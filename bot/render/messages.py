@@ -148,7 +148,9 @@ def _why(event: AlertEvent) -> str:
     return "Drift since the last rebalance is small relative to daily volume."
 
 
-def alert_message(event: AlertEvent, chart_path: Path | None = None) -> Message:
+def alert_message(
+    event: AlertEvent, chart_path: Path | None = None, record_line: str | None = None
+) -> Message:
     report = event.report
     fields = _trade_fields(report)
     if event.kind == "vol_regime":
@@ -167,6 +169,8 @@ def alert_message(event: AlertEvent, chart_path: Path | None = None) -> Message:
             MessageField(label="What-if by the window", value=_what_if(report), inline=False)
         )
     fields.append(MessageField(label="Why", value=_why(event), inline=False))
+    if record_line:
+        fields.append(MessageField(label="Track record", value=record_line, inline=False))
     return Message(
         title=f"{report.asset} · {KIND_TITLES.get(event.kind, event.kind)}",
         summary=event.text,

@@ -62,6 +62,8 @@ class _Declined(Exception):
 
 
 def _sources(parsed: ParsedQuestion) -> tuple[tuple[str, ...], bool]:
+    if parsed.asks == "accuracy":
+        return ("track_record",), False
     return (parsed.sources, False) if parsed.sources else (DEFAULT_SOURCES, True)
 
 
@@ -203,7 +205,8 @@ async def answer_question(
         window = resolve_window(parsed.window or DEFAULT_WINDOW, end, parsed.past_tense)
     except InputError as exc:
         return unknown("window_unreadable", str(exc))
-    lookback = VOLATILITY_HISTORY_DAYS if parsed.asks == "volatility" else HISTORY_DAYS
+    long_history = parsed.asks in ("volatility", "accuracy")
+    lookback = VOLATILITY_HISTORY_DAYS if long_history else HISTORY_DAYS
     start = min(window.start, end) - dt.timedelta(days=lookback)
     try:
         frames = await market.bars_many(needed_symbols(parsed, registry), start, end)
@@ -547,6 +550,8 @@ def _answer(
     reason: Reason | None = None
     if total is None:
         reason = _unsized_reason(channels, outside)
+    if parsed.asks == "accuracy" and not outside:
+        reason = None  # a record is an answer without a trade
     answer = Answer(
         question=parsed.text,
         as_of=as_of,

@@ -15,7 +15,7 @@ from typing import Literal
 from flows.assets import ASSETS
 from flows.questions.windows import WindowSpec, read_window
 
-Ask = Literal["direction", "size", "volatility", "price", "timing"]
+Ask = Literal["direction", "size", "volatility", "price", "timing", "accuracy"]
 MAX_QUESTION_CHARS = 1000
 """Chat messages can be long; a question about flows is never longer than this."""
 
@@ -74,6 +74,13 @@ _ADVICE = re.compile(
     r"|\bpredict|\bforecast\sthe\sprice|\bto\sthe\smoon\b|\bgood\sinvestment\b"
 )
 _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
+    (
+        "accuracy",
+        re.compile(
+            r"\bhow\saccurate\b|\baccuracy\b|\btrack\srecord\b|\bhit\srate\b"
+            r"|\bhow\soften\s(?:\w+\s){0,5}(?:right|correct)\b|\bcalls?\s(?:\w+\s){0,2}(?:right|correct)\b"
+        ),
+    ),
     (
         "volatility",
         re.compile(
@@ -236,7 +243,8 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         sources=sources,
         unsupported_sources=unsupported,
         asks=_ask(normalized),
-        about_flows=bool(sources or unsupported or _FLOW_WORDS.search(normalized)),
+        about_flows=bool(sources or unsupported or _FLOW_WORDS.search(normalized))
+        or _ask(normalized) == "accuracy",
         advice=bool(_ADVICE.search(normalized)),
         unknown_tickers=() if assets else _unknown_tickers(raw, assets),
         past_tense=bool(_PAST_TENSE.search(normalized)),

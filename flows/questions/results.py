@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from flows.results import Direction, Result, WhatIf
+from flows.track import TrackSummary
 
 Verdict = Literal["sell_pressure", "buy_pressure", "neutral", "unknown"]
-Ask = Literal["direction", "size", "volatility", "price", "timing"]
+Ask = Literal["direction", "size", "volatility", "price", "timing", "accuracy"]
 Reason = Literal[
     "out_of_scope",
     "advice",
@@ -145,6 +146,8 @@ class ChannelFlow(Result):
     """`price`: the asked assets move by `move` by the window, everything else flat;
     `realized_vol`: realized volatility at the window's end is `move` higher than now."""
     note: str | None = None
+    track_record: TrackSummary | None = None
+    """`track_record` channel: the hit rate of past rebalancing calls (see `flows-bot track`)."""
 
 
 class VolatilityHistory(Result):

@@ -35,6 +35,7 @@ SOURCE_LABELS = {
     "positioning": "short-covering / liquidation",
     "etf_flows": "ETF creation/redemption",
     "gamma": "dealer-gamma",
+    "track_record": "rebalancing track-record",
 }
 
 
@@ -275,6 +276,8 @@ def pending_text(answer: Answer) -> str:
 def answer_text(answer: Answer) -> str:
     """The answer in a few plain sentences: verdict and number, dates, how, what would change it."""
     summary = answer.answer
+    if answer.parsed.asks == "accuracy":
+        return accuracy_text(answer)
     if summary.verdict == "unknown":
         return pending_text(answer)
     subject = _subject(answer)
@@ -308,3 +311,14 @@ def answer_text(answer: Answer) -> str:
         sentences.append("The total leaves out what could not be sized (see the breakdown).")
     sentences.append(_basis_sentence(answer))
     return " ".join(sentence for sentence in sentences if sentence)
+
+
+def accuracy_text(answer: Answer) -> str:
+    """How past rebalancing calls turned out, per asset (the track-record channel's notes)."""
+    notes = [
+        f"{item.asset}: {channel.note}"
+        for item in answer.breakdown
+        for channel in item.channels
+        if channel.note
+    ]
+    return " ".join([*notes, _basis_sentence(answer)]).strip()
