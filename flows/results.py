@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from flows.freshness import DataLag
+
 Direction = Literal["buy", "sell", "neutral"]
 
 
@@ -97,6 +99,9 @@ class StatusReport(Result):
     leveraged: LeveragedEstimate | None = None
     """Leveraged/inverse ETFs' close rebalance for the last bar's move; None when no such
     fund tracks the asset."""
+    data_lag: DataLag | None = None
+    """Set when the as-of was not given and the data ends more than the freshness allowance
+    before today (see flows.freshness); text and chat replies then start with its line."""
 
 
 class CalendarEvent(Result):
@@ -188,6 +193,8 @@ class LeveragedEstimate(Result):
     sample: bool
     funds_source: str
     basis: str
+    data_lag: DataLag | None = None
+    """As on StatusReport: the data ends more than the allowance before today."""
 
 
 # StatusReport names LeveragedEstimate before it is defined.

@@ -51,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except FlowsError as exc:
-        print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        last_bar = getattr(exc, "last_bar", None)  # a StaleDataError: say which date would do
+        if last_bar is not None:
+            message += f"; pass {getattr(args, 'date_option', '--as-of')} {last_bar} or earlier"
+        print(f"flows-bot {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
