@@ -13,6 +13,8 @@ from flows.assets import Asset, AssetClass, get_asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
+from flows.models import rebalance as rebalance_model
+from flows.models import vol_target as vol_target_model
 from flows.models.leveraged import estimate_letf
 from flows.rebalance import WHAT_IF_MOVES, average_dollar_volume, estimate_rebalance
 from flows.results import QuarterEndInfo, StatusReport
@@ -144,6 +146,13 @@ def status_from_frames(
     )
     quarter_end = calendar.quarter_end_status(as_of)
     leveraged = _leveraged_flow(asset.symbol, own, registry, adv, data_source, sample)
+    estimates = [
+        rebalance_model.aggregate_estimate(
+            asset.symbol, as_of, rebalance, data_source, registry.source
+        ),
+        vol_target_model.aggregate_estimate(asset.symbol, as_of, volatility, data_source),
+        leveraged.flow_estimates[0] if leveraged is not None else None,
+    ]
     return StatusReport(
         asset=asset.symbol,
         asset_name=asset.name,
@@ -161,6 +170,7 @@ def status_from_frames(
         rebalance=rebalance,
         volatility=volatility,
         leveraged=leveraged,
+        flow_estimates=[estimate for estimate in estimates if estimate is not None],
     )
 
 

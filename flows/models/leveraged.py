@@ -21,6 +21,8 @@ from flows import calendar, freshness
 from flows.assets import is_crypto
 from flows.errors import FlowsError, InputError, MarketDataError
 from flows.funds import FundRegistry, LeveragedFund
+from flows.models._common import slug
+from flows.models.estimate import Confidence, FlowEstimate, FlowTiming
 from flows.rebalance import average_dollar_volume
 from flows.results import Direction, LeveragedEstimate, LeveragedFlow
 
@@ -182,7 +184,7 @@ def estimate_letf(
         if adv_usd
         else "ADV unknown"
     )
-    return LeveragedEstimate(
+    estimate = LeveragedEstimate(
         underlying=symbol,
         as_of=as_of,
         move=move,
@@ -200,6 +202,7 @@ def estimate_letf(
         basis=f"{FORMULA}, traded into the close; {len(flows)} fund(s), "
         f"{_aum_basis(flows, fetched, registry.source)}; {adv_text}",
     )
+    return estimate.model_copy(update={"flow_estimates": [aggregate_estimate(estimate)]})
 
 
 def letf_alert_check(estimate: LeveragedEstimate, threshold_usd: float) -> bool:
@@ -368,3 +371,47 @@ async def build_letf(
     )
     lag = freshness.data_lag(last, today) if asked is None else None
     return estimate.model_copy(update={"data_lag": lag}) if lag else estimate
+
+
+# --- the shared FlowEstimate view ----------------------------------------------------------------
+
+SOURCE = "leveraged"
+
+
+def _timing(estimate: LeveragedEstimate) -> FlowTiming:
+    return FlowTiming(kind="at_close", start=estimate.as_of or freshness.today_utc())
+
+
+def _confidence(estimate: LeveragedEstimate) -> Confidence:
+    return "scenario" if estimate.move_basis == "hypothetical move" else "estimated"
+
+
+def fund_estimates(estimate: LeveragedEstimate) -> list[FlowEstimate]:
+    """One estimate per leveraged/inverse fund (`leveraged:<ticker>`); their total is the
+    estimate's `trade_usd`."""
+    return [
+        FlowEstimate(
+            source=f"{SOURCE}:{slug(flow.ticker or flow.name)}",
+            asset=estimate.underlying,
+            usd=flow.trade_usd,
+            timing=_timing(estimate),
+            basis=f"{flow.name}: AUM {flow.aum_usd:,.0f} USD ({flow.aum_source}) × "
+            f"{flow.leverage:+g}·({flow.leverage:+g} − 1) × move {estimate.move:+.4%} "
+            f"({estimate.move_basis})",
+            confidence=_confidence(estimate),
+        )
+        for flow in estimate.funds
+    ]
+
+
+def aggregate_estimate(estimate: LeveragedEstimate) -> FlowEstimate:
+    """Every fund on the underlying together: the figure `letf` prints."""
+    return FlowEstimate(
+        source=SOURCE,
+        asset=estimate.underlying,
+        usd=estimate.trade_usd,
+        timing=_timing(estimate),
+        basis=f"{estimate.basis}; move {estimate.move:+.4%} ({estimate.move_basis}); "
+        f"data {estimate.data_source or 'none'}",
+        confidence=_confidence(estimate),
+    )
