@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     letf_minutes_before_close: int = Field(30, ge=1, le=390)
     letf_threshold_usd: float = Field(1.0e9, gt=0)
     chart_dir: Path = Path("flows-charts")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "flows-bot",
+        description="small derived files (the NYSE session table); safe to delete",
+    )
 
     # Chat platforms
     slack_bot_token: str | None = None

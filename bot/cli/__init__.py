@@ -46,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from bot.calendar_cache import prime_calendar
+    from bot.settings import get_settings
     from flows.errors import FlowsError
+
+    prime_calendar(get_settings().cache_dir)
 
     try:
         return int(args.handler(args) or 0)
