@@ -313,3 +313,15 @@ async def test_tick_skips_a_stale_symbol_with_the_stale_line(tmp_path, today):
         assert result.assets == 0
     finally:
         await store.close()
+
+
+async def test_calendar_sizing_on_old_data_is_unknown_not_a_stale_figure(tmp_path, today):
+    """Before: "if the period ended on 2025-09-26 … NEUTRAL ($0)" for a period ending in 2026."""
+    from flows.event_sizing import load_period_end_sizing
+
+    market = MarketData(CsvDirectorySource(write_market(tmp_path / "m", {})))
+    sizing = await load_period_end_sizing(TODAY, market, load_registry(), "csv")
+    assert {item.kind for item in sizing} == {"month_end", "quarter_end"}
+    for item in sizing:
+        assert item.trade_usd is None
+        assert "data ends Fri 2025-09-26 — 434 days ago" in item.basis
