@@ -325,3 +325,19 @@ async def test_calendar_sizing_on_old_data_is_unknown_not_a_stale_figure(tmp_pat
     for item in sizing:
         assert item.trade_usd is None
         assert "data ends Fri 2025-09-26 — 434 days ago" in item.basis
+
+
+def test_the_lag_line_comes_first_on_every_platform():
+    from bot.adapters.discord_render import embed
+    from bot.adapters.slack_render import blocks, fallback_text
+    from bot.messages import Message
+
+    line = "data ends Fri 2025-09-26 — 434 days ago"
+    message = Message(title="SPY flows — as of Fri Sep 26, 2025", summary="…", notice=line)
+    assert message.to_text().splitlines()[0] == line
+    first = blocks(message)[0]
+    assert first["type"] == "section" and line in first["text"]["text"]
+    assert blocks(message)[1]["type"] == "header"
+    assert fallback_text(message).startswith(line)
+    assert embed(message).description.startswith(f"**{line}**")
+    assert Message.from_storage(message.to_storage()).notice == line  # survives the outbox
