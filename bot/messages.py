@@ -29,6 +29,9 @@ class Message(BaseModel):
 
     title: str
     summary: str
+    notice: str | None = None
+    """One line every rendering shows first (stale data: "data ends Fri 2025-09-26 — 434 days
+    ago")."""
     fields: list[MessageField] = []
     body: str | None = None
     """Preformatted block (a table); rendered monospace."""
@@ -43,6 +46,8 @@ class Message(BaseModel):
     def to_text(self) -> str:
         """Plain-text rendering: the console, and every platform's notification fallback."""
         lines = []
+        if self.notice:
+            lines.append(self.notice)
         if self.sample:
             lines.append("[SAMPLE DATA]")
         lines.append(self.title)

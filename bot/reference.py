@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from flows.buybacks import KnownReports, blackout_for
 from flows.funds import FundRegistry, LeveragedFund, RebalancingFund, with_program_aum
-from flows.leveraged import listed_ticker, with_aum
+from flows.models.leveraged import listed_ticker, with_aum
 from flows.results import BuybackBlackout
 from flows.sp500 import CompanyList, largest_sp500_companies
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         1, ge=1, le=14, description="how many days before such an expiry the alert posts"
     )
     chart_dir: Path = Path("flows-charts")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "flows-bot",
+        description="small derived files (the NYSE session table); safe to delete",
+    )
 
     # Track record
     track_since: dt.date = Field(

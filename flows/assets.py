@@ -92,3 +92,9 @@ def asset_class_of(symbol: str) -> AssetClass:
 
 def is_crypto(symbol: str) -> bool:
     return asset_class_of(symbol) is AssetClass.CRYPTO
+
+
+def asset_or_equity(symbol: str) -> Asset:
+    """The known asset, or — for a symbol only a user's fund file knows — an equity (NYSE
+    sessions)."""
+    return ASSETS.get(symbol) or Asset(symbol, symbol, AssetClass.EQUITY)

@@ -22,16 +22,47 @@ REBALANCE_WINDOW_SESSIONS = 5
 CALENDAR_FIRST_DAY = dt.date(2000, 1, 3)
 
 
+_preloaded: np.ndarray | None = None
+
+
+def session_span() -> tuple[dt.date, dt.date]:
+    """The days the session table covers: 2000 to the end of the third year from now."""
+    return CALENDAR_FIRST_DAY, dt.date(dt.date.today().year + 3, 12, 31)
+
+
+def compute_sessions() -> np.ndarray:
+    """Every NYSE session of `session_span()` from exchange_calendars, as datetime64[D]."""
+    import exchange_calendars
+
+    first, last = session_span()
+    calendar = exchange_calendars.get_calendar(
+        "XNYS", start=first.isoformat(), end=last.isoformat()
+    )
+    return calendar.sessions.values.astype("datetime64[D]")
+
+
+def use_sessions(sessions: np.ndarray) -> None:
+    """Serve the calendar from `sessions` (a copy of `compute_sessions()` the caller kept, e.g.
+    a file cache in the bot layer: building the XNYS calendar costs about 0.3 s a process)."""
+    global _preloaded
+    values = np.asarray(sessions).astype("datetime64[D]")
+    first, last = session_span()
+    if (
+        values.ndim != 1
+        or len(values) == 0
+        or values[0] > np.datetime64(first, "D") + np.timedelta64(7, "D")
+        or values[-1] < np.datetime64(last, "D") - np.timedelta64(7, "D")
+        or np.any(np.diff(values) <= np.timedelta64(0, "D"))
+    ):
+        raise ValueError("not an NYSE session table for the calendar's span")
+    _preloaded = values
+    _sessions.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def _sessions() -> np.ndarray:
     """Every NYSE session from 2000 to the end of the third year from now, as datetime64[D]."""
-    import exchange_calendars
-
-    last_day = dt.date(dt.date.today().year + 3, 12, 31)
-    calendar = exchange_calendars.get_calendar(
-        "XNYS", start=CALENDAR_FIRST_DAY.isoformat(), end=last_day.isoformat()
-    )
-    return calendar.sessions.values.astype("datetime64[D]")
+    return _preloaded if _preloaded is not None else compute_sessions()
 
 
 def _as_day(day: dt.date) -> np.datetime64:

@@ -132,7 +132,8 @@ def size_period_ends(
 def _signed_usd(amount: float) -> str:
     sign = "+" if amount > 0 else "−" if amount < 0 else ""
     magnitude = abs(amount)
-    text = f"${magnitude / 1e9:.2f}bn" if magnitude >= 1e9 else f"${magnitude / 1e6:.0f}m"
+    # 999.6e6 is "$1.00bn", never "$1000m": the unit follows the rounded figure.
+    text = f"${magnitude / 1e9:.2f}bn" if magnitude >= 999.5e6 else f"${magnitude / 1e6:.0f}m"
     return sign + text
 
 
@@ -144,11 +145,20 @@ async def load_period_end_sizing(
     neutral_band_pct_adv: float = 0.5,
 ) -> list[PeriodEndSizing]:
     """Fetch what the sizing needs and size; a data failure gives unknown trades with the reason."""
-    from flows.status import load_frames, today_utc
+    from flows import freshness
+    from flows.status import load_frames
 
-    as_of = start if start < today_utc() else None
+    today = freshness.today_utc()
+    as_of = start if start < today else None
     try:
         as_of, frames = await load_frames(symbols_needed(registry), as_of, market, "SPY")
+        lag = freshness.data_lag(as_of, today) if start >= today else None
+        if lag is not None:
+            # "If the period ended on the latest close" means nothing when that close is old.
+            return [
+                unsized(kind, f"{lag.line}: too old to size", next_period_end(kind, start))
+                for kind in SCHEDULE_OF_KIND
+            ]
         return size_period_ends(start, as_of, frames, registry, data_source, neutral_band_pct_adv)
     except FlowsError as exc:
         return [

@@ -154,7 +154,7 @@ class LeveragedFund:
     aum_source: str
     ticker: str | None = None
     aum_as_of: dt.date | None = None
-    """When `aum_usd` was fetched from a data provider (`flows.leveraged.with_aum`); None for
+    """When `aum_usd` was fetched from a data provider (`flows.models.leveraged.with_aum`); None for
     the fund file's own figure, whose date `aum_source` gives."""
 
 

@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from flows.freshness import DataLag
+from flows.models.estimate import FlowEstimate
+
 Direction = Literal["buy", "sell", "neutral"]
 
 
@@ -150,6 +153,13 @@ class StatusReport(Result):
     leveraged: LeveragedEstimate | None = None
     """Leveraged/inverse ETFs' close rebalance for the last bar's move; None when no such
     fund tracks the asset."""
+    flow_estimates: list[FlowEstimate] = []
+    """Each model's aggregate in the shared `FlowEstimate` shape (flows.models): `rebalance`,
+    `vol_target`, `leveraged`, for the models that cover the asset; a model with no fund or
+    program on the asset is absent (nothing to estimate), an unknown one has `usd` null."""
+    data_lag: DataLag | None = None
+    """Set when the as-of was not given and the data ends more than the freshness allowance
+    before today (see flows.freshness); text and chat replies then start with its line."""
 
 
 class CalendarEvent(Result):
@@ -241,6 +251,10 @@ class LeveragedEstimate(Result):
     sample: bool
     funds_source: str
     basis: str
+    data_lag: DataLag | None = None
+    """As on StatusReport: the data ends more than the allowance before today."""
+    flow_estimates: list[FlowEstimate] = []
+    """The same trade in the shared shape every flow model yields (source `leveraged`)."""
 
 
 # StatusReport names LeveragedEstimate before it is defined.

@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from flows import calendar
-from flows.assets import Asset, AssetClass, get_asset, is_crypto
+from flows import calendar, freshness
+from flows.assets import Asset, AssetClass, get_asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
+from flows.models import rebalance as rebalance_model
+from flows.models import vol_target as vol_target_model
+from flows.models.leveraged import estimate_letf
 from flows.rebalance import (
     WHAT_IF_MOVES,
     average_dollar_volume,
@@ -25,8 +28,8 @@ from flows.volatility import DEFAULT_BANDS, REALIZED_WINDOW, RegimeBands, assess
 
 HISTORY_DAYS = 3 * 365
 """How far back a status fetches: enough for the GARCH fit and the regime path."""
-MAX_STALENESS_DAYS = 5
-"""A symbol whose last bar is older than this before as-of is stale (long weekends fit)."""
+MAX_STALENESS_DAYS = freshness.ALLOWANCE_DAYS
+"""Kept for callers of the old name: the freshness rule's allowance for a recent as-of."""
 
 
 @dataclass(frozen=True)
@@ -58,36 +61,32 @@ def symbols_for(asset: Asset, registry: FundRegistry) -> set[str]:
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return freshness.today_utc()
 
 
 async def load_frames(
     symbols: set[str], as_of: dt.date | None, market: MarketData, anchor: str
 ) -> tuple[dt.date, dict[str, pd.DataFrame]]:
-    """Fetch every symbol once; default as-of is the anchor symbol's latest bar."""
-    today = today_utc()
+    """Fetch every symbol once and apply the freshness rule (flows.freshness): an as-of given is
+    checked; the default is the anchor's latest bar, or the latest day every series covers."""
+    today = freshness.today_utc()
     if as_of is not None and as_of > today:
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
     end = as_of or today
     frames = await market.bars_many(symbols, end - dt.timedelta(days=HISTORY_DAYS), end)
+    last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
     if as_of is None:
-        as_of = frames[anchor].index[-1].date()
-    # An as-of from the past must be fully covered: each series reaches that day (crypto, UTC) or
-    # the last NYSE session on or before it. Near today the latest bar may not be out yet, so
-    # only staleness beyond MAX_STALENESS_DAYS is an error.
-    recent = as_of >= today - dt.timedelta(days=1)
-    for symbol, frame in frames.items():
-        last = frame.index[-1].date()
-        if recent:
-            stale = (as_of - last).days > MAX_STALENESS_DAYS
-        else:
-            stale = last < (as_of if is_crypto(symbol) else calendar.session_on_or_before(as_of))
-        if stale:
-            raise InputError(
-                f"{symbol} data from {market.source.name} ends {last}, before as-of {as_of}; "
-                f"pass --as-of {last} or earlier"
-            )
+        as_of = freshness.default_as_of(last_bars, anchor, today)
+    freshness.check_fresh(last_bars, as_of, today, market.source.name)
     return as_of, frames
+
+
+def lag_of(
+    as_of: dt.date, frames: dict[str, pd.DataFrame], anchor: str
+) -> freshness.DataLag | None:
+    """How far an answer's data is behind today, when more than the allowance."""
+    last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
+    return freshness.data_lag(as_of, freshness.today_utc(), last_bars, anchor)
 
 
 async def build_status(
@@ -99,10 +98,14 @@ async def build_status(
 ) -> StatusReport:
     config = config or AnalyticsConfig()
     asset = resolve_asset(asset_text, registry)
+    asked = as_of
     as_of, frames = await load_frames(symbols_for(asset, registry), as_of, market, asset.symbol)
-    return status_from_frames(
+    report = status_from_frames(
         asset, as_of, frames, registry, source_label(market), market.is_sample, config
     )
+    # An as-of the user chose is what they asked for; a default one far behind today is news.
+    lag = lag_of(as_of, frames, asset.symbol) if asked is None else None
+    return report.model_copy(update={"data_lag": lag}) if lag else report
 
 
 def status_from_frames(
@@ -152,6 +155,13 @@ def status_from_frames(
     )
     quarter_end = calendar.quarter_end_status(as_of)
     leveraged = _leveraged_flow(asset.symbol, own, registry, adv, data_source, sample)
+    estimates = [
+        rebalance_model.aggregate_estimate(
+            asset.symbol, as_of, rebalance, data_source, registry.source
+        ),
+        vol_target_model.aggregate_estimate(asset.symbol, as_of, volatility, data_source),
+        leveraged.flow_estimates[0] if leveraged is not None else None,
+    ]
     return StatusReport(
         asset=asset.symbol,
         asset_name=asset.name,
@@ -169,6 +179,7 @@ def status_from_frames(
         rebalance=rebalance,
         volatility=volatility,
         leveraged=leveraged,
+        flow_estimates=[estimate for estimate in estimates if estimate is not None],
     )
 
 
@@ -182,8 +193,6 @@ def _leveraged_flow(
     symbol: str, own: pd.DataFrame, registry: FundRegistry, adv, data_source, sample
 ):
     """The leveraged-ETF rebalance implied by the last bar's close-to-close move."""
-    from flows.leveraged import estimate_letf
-
     if not registry.leveraged_on(symbol) or len(own) < 2:
         return None
     closes = own["close"]

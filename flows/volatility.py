@@ -119,8 +119,9 @@ def garch_forecast(closes: pd.Series, periods: int, horizon: int = GARCH_HORIZON
     returns = log_returns(closes).tail(GARCH_MAX_OBSERVATIONS)
     if len(returns) < GARCH_MIN_OBSERVATIONS:
         return None
-    from arch import arch_model
+    from flows.lazy_imports import arch_model as load_arch_model
 
+    arch_model = load_arch_model()
     # arch works best with returns in percent; the forecast is converted back below.
     model = arch_model(returns.to_numpy() * 100.0, mean="Constant", vol="GARCH", p=1, q=1)
     try:

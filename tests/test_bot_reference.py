@@ -16,9 +16,9 @@ from bot.monitors.flow_events import calendar_events
 from bot.render.numbers import trade
 from flows.buybacks import KnownReports
 from flows.funds import load_registry
-from flows.leveraged import estimate_letf, with_aum
 from flows.marketdata import MarketData
 from flows.marketdata.sample import sample_bars
+from flows.models.leveraged import estimate_letf, with_aum
 from flows.sp500 import largest_sp500_companies
 from storage.store import Store
 from tests.botkit import RecordingAdapter, RecordingPlatform, sample_settings

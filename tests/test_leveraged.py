@@ -10,7 +10,9 @@ import pytest
 
 from flows.errors import InputError, MarketDataError
 from flows.funds import load_registry, parse_registry
-from flows.leveraged import (
+from flows.marketdata import MarketData
+from flows.marketdata.sample import SampleSource, sample_bars
+from flows.models.leveraged import (
     adv_series,
     build_letf,
     daily_move,
@@ -24,8 +26,6 @@ from flows.leveraged import (
     sensitivity_usd,
     validate_move,
 )
-from flows.marketdata import MarketData
-from flows.marketdata.sample import SampleSource, sample_bars
 from flows.rebalance import average_dollar_volume
 
 D = dt.date
@@ -237,16 +237,6 @@ async def test_build_from_the_actual_move_on_sample_data():
     assert "2025-05-30 → 2025-06-02" in estimate.move_basis
     adv = average_dollar_volume(sample_bars("QQQ", END), D(2025, 6, 2))
     assert estimate.adv_usd == pytest.approx(adv)
-
-
-async def test_build_defaults_to_the_latest_bar(monkeypatch):
-    # The sample market pretends today is END; the estimate must use its latest bar.
-    monkeypatch.setattr("flows.status.today_utc", lambda: END)
-    market = MarketData(SampleSource(today=END))
-    estimate = await build_letf("QQQ", market, REGISTRY, move=-0.05)
-    assert estimate.as_of == END and estimate.move == -0.05
-    assert estimate.move_basis == "hypothetical move"
-    assert estimate.trade_usd == pytest.approx(-0.05 * 1.6e10)
 
 
 async def test_build_rejects_a_holiday_a_future_date_and_a_first_bar():

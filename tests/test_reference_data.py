@@ -33,9 +33,9 @@ from flows.buybacks import (
 from flows.errors import FlowsError, MarketDataError
 from flows.flow_calendar import flow_calendar
 from flows.funds import load_registry, parse_registry
-from flows.leveraged import estimate_letf, listed_ticker, with_aum
 from flows.marketdata import live
 from flows.marketdata.live import LiveSource
+from flows.models.leveraged import estimate_letf, listed_ticker, with_aum
 from flows.sp500 import largest_sp500_companies, parse_company_list
 from storage.store import Store
 

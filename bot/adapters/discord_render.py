@@ -47,6 +47,8 @@ def _code_block(body: str, room: int) -> str:
 def embed(message: Message) -> discord.Embed:
     title = ("[SAMPLE] " if message.sample else "") + message.title
     description = message.summary
+    if message.notice:
+        description = f"**{message.notice}**\n{description}"
     if message.body:
         room = DESCRIPTION_LIMIT - len(description) - 2
         description = f"{description}\n{_code_block(message.body, room)}"

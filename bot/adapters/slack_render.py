@@ -86,6 +86,11 @@ def title_line(message: Message) -> str:
 def blocks(message: Message) -> list[dict[str, Any]]:
     """Header, summary, fields, the preformatted body, then a context footer."""
     out: list[dict[str, Any]] = [
+        *(
+            [{"type": "section", "text": _mrkdwn(f":warning: *{escape(message.notice)}*")}]
+            if message.notice
+            else []
+        ),
         {"type": "header", "text": _plain(title_line(message), HEADER_LIMIT)},
         {"type": "section", "text": _mrkdwn(_clip(escape(message.summary), SECTION_LIMIT))},
     ]

@@ -47,15 +47,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prime_calendar() -> None:
+    """The NYSE session table from the file cache (about 0.4 s saved per command). A problem
+    here (settings that do not load) is left for the command itself to report."""
+    from bot.calendar_cache import prime_calendar
+    from bot.settings import get_settings
+
+    try:
+        cache_dir = get_settings().cache_dir
+    except Exception:  # the command reports bad settings in its own words
+        return
+    prime_calendar(cache_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from flows.errors import FlowsError
 
+    _prime_calendar()
+
     try:
         return int(args.handler(args) or 0)
     except FlowsError as exc:
-        print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        last_bar = getattr(exc, "last_bar", None)  # a StaleDataError: say which date would do
+        if last_bar is not None:
+            message += f"; pass {getattr(args, 'date_option', '--as-of')} {last_bar} or earlier"
+        print(f"flows-bot {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
-import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -66,6 +63,8 @@ def load_inputs(args: argparse.Namespace):
 def run_with_market(market, work: Callable[[], Awaitable[T]]) -> T:
     """Run `work()` on a fresh event loop and close the market's connections however it ends."""
 
+    import asyncio
+
     async def main() -> T:
         try:
             return await work()
@@ -92,6 +91,8 @@ def progress(text: str) -> None:
 def quiet_provider_logs() -> None:
     # yfinance and the reference refresher log each problem at WARNING, which a command without
     # logging set up prints through Python's last-resort handler; `warn_once` says it once.
+    import logging
+
     for name in ("yfinance", "bot.reference"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
@@ -144,5 +145,7 @@ def print_result(args: argparse.Namespace, result: Any, render_text: Callable[[A
 
 
 def print_json(payload: Any) -> None:
+    import json
+
     json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

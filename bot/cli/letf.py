@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from bot.cli.common import load_inputs
     from bot.render.letf_text import render_letf_text
-    from flows.leveraged import build_letf, funds_on, validate_move
+    from flows.models.leveraged import build_letf, funds_on, validate_move
     from flows.status import source_label
 
     if args.move is not None:

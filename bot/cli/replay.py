@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_source_options(parser)
     add_json_option(parser)
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, date_option="--to")
 
 
 def handle(args: argparse.Namespace) -> int:

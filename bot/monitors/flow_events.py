@@ -15,7 +15,7 @@ from bot.render.numbers import pct, pct_points, trade, usd
 from flows.assets import AssetClass, asset_class_of
 from flows.buybacks import KnownReports
 from flows.flow_calendar import events_needing_heads_up, weekly_digest
-from flows.leveraged import letf_alert_check
+from flows.models.leveraged import letf_alert_check
 from flows.results import FlowEvent, LeveragedEstimate
 
 CRYPTO_EVENT_KINDS = ("deribit_expiry", "quarter_end", "month_end")

@@ -13,13 +13,13 @@ from bot.monitors.evaluate import (
     DriftThreshold,
     evaluate_monitors,
 )
+from flows import freshness
 from flows.assets import Asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
 from flows.status import (
     HISTORY_DAYS,
-    MAX_STALENESS_DAYS,
     AnalyticsConfig,
     resolve_asset,
     source_label,
@@ -50,10 +50,15 @@ async def replay(
             assets.append(asset)
     symbols = set().union(*(symbols_for(asset, registry) for asset in assets))
     frames = await market.bars_many(symbols, start - dt.timedelta(days=HISTORY_DAYS), end)
+    # The last replayed day must be covered like any as-of: a series that stops early would
+    # otherwise price the days after its last bar with an old close.
+    freshness.check_fresh(
+        {symbol: frame.index[-1].date() for symbol, frame in frames.items()},
+        end,
+        source=market.source.name,
+    )
     for symbol, frame in frames.items():
-        last, first = frame.index[-1].date(), frame.index[0].date()
-        if (end - last).days > MAX_STALENESS_DAYS:
-            raise InputError(f"{symbol} data ends {last}; pass --to {last} or earlier")
+        first = frame.index[0].date()
         if first > start:
             raise InputError(f"{symbol} data starts {first}; pass --from after {first}")
     label = source_label(market)

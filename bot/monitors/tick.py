@@ -24,12 +24,12 @@ from bot.monitors.track_line import quarter_end_record_line
 from bot.monitors.track_live import record_live_calls
 from bot.render.messages import alert_message
 from bot.settings import Settings
+from flows import freshness
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
 from flows.status import (
     HISTORY_DAYS,
-    MAX_STALENESS_DAYS,
     AnalyticsConfig,
     resolve_asset,
     source_label,
@@ -90,7 +90,8 @@ async def run_tick(
     config: AnalyticsConfig | None = None,
     charts: bool = True,
 ) -> TickResult:
-    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    today = freshness.today_utc()
+    as_of = as_of or today
     config = config or AnalyticsConfig(
         neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
     )
@@ -114,8 +115,8 @@ async def run_tick(
     for symbol, frame in zip(symbols, fetched, strict=True):
         if isinstance(frame, BaseException):
             result.errors[symbol] = str(frame)
-        elif (as_of - frame.index[-1].date()).days > MAX_STALENESS_DAYS:
-            result.errors[symbol] = f"{symbol} data ends {frame.index[-1].date()}"
+        elif freshness.is_stale(symbol, last := frame.index[-1].date(), as_of, today):
+            result.errors[symbol] = freshness.stale_line(symbol, last, as_of, market.source.name)
         else:
             frames[symbol] = frame
 
@@ -254,7 +255,7 @@ async def run_letf_tick(
     session: dt.date,
 ) -> TickResult:
     """Shortly before the close: the leveraged-ETF rebalance implied by the move so far."""
-    from flows.leveraged import adv_series, estimate_letf, funds_on
+    from flows.models.leveraged import adv_series, estimate_letf, funds_on
 
     result = TickResult(as_of=session)
     by_asset = await store.active_subscriptions_by_asset(await store.watched_assets(), kind="letf")

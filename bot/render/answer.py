@@ -187,6 +187,7 @@ def answer_message(answer: Answer) -> Message:
             tone="info",
             sample=answer.sample,
             ephemeral=True,
+            notice=answer.data_lag.line if answer.data_lag else None,
         )
     fields = [
         MessageField(label="Verdict", value=VERDICT_LABELS[summary.verdict].capitalize()),
@@ -230,6 +231,7 @@ def answer_message(answer: Answer) -> Message:
         footer=basis_line(answer),
         tone=_TONES.get(summary.verdict, "info"),
         sample=answer.sample,
+        notice=answer.data_lag.line if answer.data_lag else None,
     )
 
 
@@ -335,7 +337,7 @@ def _vol_row(asset: str, fund: VolTargetFundFlow) -> list[str]:
 
 def render_answer_text(answer: Answer) -> str:
     """The CLI's human output: verdict first, then the paragraph, the tables and the basis."""
-    lines: list[str] = []
+    lines: list[str] = [answer.data_lag.line] if answer.data_lag else []
     if answer.sample:
         lines += [SAMPLE_BANNER, ""]
     lines.append(f"Q: {answer.question.strip()}")

@@ -13,7 +13,7 @@ def _leverage(value: float) -> str:
 
 
 def render_letf_text(estimate: LeveragedEstimate) -> str:
-    lines: list[str] = []
+    lines: list[str] = [estimate.data_lag.line] if estimate.data_lag else []
     if estimate.sample:
         lines += [SAMPLE_BANNER, ""]
     as_of = f" — as of {estimate.as_of:%a %Y-%m-%d}" if estimate.as_of else ""

@@ -124,6 +124,7 @@ def status_message(report: StatusReport, chart_path: Path | None = None) -> Mess
         chart_path=chart_path,
         tone=_tone(rebalance.direction),
         sample=report.sample,
+        notice=report.data_lag.line if report.data_lag else None,
     )
 
 

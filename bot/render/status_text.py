@@ -10,7 +10,7 @@ SAMPLE_BANNER = "*** SAMPLE DATA — synthetic prices, not market data ***"
 
 
 def render_status_text(report: StatusReport) -> str:
-    lines: list[str] = []
+    lines: list[str] = [report.data_lag.line] if report.data_lag else []
     if report.sample:
         lines += [SAMPLE_BANNER, ""]
     lines.append(f"{report.asset} ({report.asset_name}) — as of {report.as_of:%a %Y-%m-%d}")

@@ -9,11 +9,13 @@ whose verdict is `unknown`, saying why and what the engine can answer instead.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 
 import pandas as pd
 
-from flows.assets import ASSETS, Asset, AssetClass
+from flows import freshness
+from flows.assets import asset_or_equity
 from flows.errors import FlowsError, InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
@@ -36,7 +38,7 @@ from flows.questions.windows import DEFAULT_WINDOW, ResolvedWindow, resolve_wind
 from flows.questions.wording import EXAMPLE_QUESTIONS, SOURCE_LABELS, answer_text, decline_text
 from flows.rebalance import average_dollar_volume, direction_of
 from flows.results import Direction, WhatIf
-from flows.status import MAX_STALENESS_DAYS, AnalyticsConfig, source_label, today_utc
+from flows.status import AnalyticsConfig, source_label
 
 DEFAULT_SOURCES = ("rebalancing",)
 """No source named: the month- and quarter-end rebalancing flow the product is built around."""
@@ -46,6 +48,10 @@ VOLATILITY_HISTORY_DAYS = 10 * 365
 """A volatility question compares past quarter ends: fetch as many as a decade holds."""
 NEUTRAL_BAND_USD = 1e6
 """Neutral band when volume is unknown (no volume data)."""
+PRESENT_WORDS = re.compile(
+    r"\b(?:today|tonight|tomorrow|now|currently|this\s+week|next\s+week)\b", re.IGNORECASE
+)
+"""Words that tie a question to the calendar's today: unanswerable from data that ends earlier."""
 
 _VERDICTS: dict[Direction, Verdict] = {
     "sell": "sell_pressure",
@@ -67,9 +73,7 @@ def _sources(parsed: ParsedQuestion) -> tuple[tuple[str, ...], bool]:
     return (parsed.sources, False) if parsed.sources else (DEFAULT_SOURCES, True)
 
 
-def _asset(symbol: str) -> Asset:
-    # Symbols only a user's fund file knows are treated like equities (NYSE sessions).
-    return ASSETS.get(symbol) or Asset(symbol, symbol, AssetClass.EQUITY)
+_asset = asset_or_equity
 
 
 def _screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
@@ -197,7 +201,7 @@ async def answer_question(
         _screen(parsed, registry)
     except _Declined as declined:
         return unknown(declined.reason, declined.detail)
-    today = today or today_utc()
+    today = today or freshness.today_utc()
     if as_of is not None and as_of > today:
         return unknown("data_unavailable", f"as-of {as_of} is in the future (today is {today})")
     end = as_of or today
@@ -212,8 +216,39 @@ async def answer_question(
         frames = await market.bars_many(needed_symbols(parsed, registry), start, end)
     except FlowsError as exc:
         return unknown("data_unavailable", str(exc), window)
-    if as_of is None:
-        as_of = min(frame.index[-1].date() for frame in frames.values())
+    if as_of is not None:
+        return await _answer_with_extras(
+            parsed, as_of, frames, registry, market, window, data_source, sample, config, chains
+        )
+    last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
+    as_of = min(last_bars.values())
+    lag = freshness.data_lag(as_of, today, last_bars)
+    if lag is not None and PRESENT_WORDS.search(parsed.text):
+        # "today", "this week", "now" mean the calendar's today, which the data does not reach.
+        return unknown(
+            "data_unavailable",
+            f"I cannot answer for {today:%a %Y-%m-%d} (today, UTC): {lag.line}",
+            window,
+        ).model_copy(update={"data_lag": lag})
+    result = await _answer_with_extras(
+        parsed, as_of, frames, registry, market, window, data_source, sample, config, chains
+    )
+    return result.model_copy(update={"data_lag": lag}) if lag else result
+
+
+async def _answer_with_extras(
+    parsed: ParsedQuestion,
+    as_of: dt.date,
+    frames: Mapping[str, pd.DataFrame],
+    registry: FundRegistry,
+    market: MarketData,
+    window: ResolvedWindow,
+    data_source: str,
+    sample: bool,
+    config: AnalyticsConfig | None,
+    chains: object | None,
+) -> Answer:
+    """Fetch what channels read beyond bars (positioning data, option chains), then answer."""
     extras = await _prefetch(parsed, registry, market, window, as_of)
     option_chains = None
     if "gamma" in _sources(parsed)[0]:
@@ -271,10 +306,10 @@ def _check_frames(
         if frame is None or frame.empty:
             raise _Declined("data_unavailable", f"no {symbol} data up to {as_of} in {data_source}")
         last = frame.index[-1].date()
-        if (as_of - last).days > MAX_STALENESS_DAYS:
+        if freshness.is_stale(symbol, last, as_of, freshness.today_utc()):
             raise _Declined(
                 "data_unavailable",
-                f"{symbol} data from {data_source} ends {last}, before as-of {as_of}; "
+                f"{freshness.stale_line(symbol, last, as_of, data_source)}; "
                 f"ask as of {last} or earlier",
             )
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from flows.freshness import DataLag
 from flows.results import Direction, Result, WhatIf
 from flows.track import TrackSummary
 
@@ -227,3 +228,6 @@ class Answer(Result):
     sample: bool = False
     examples: list[str] = Field(default_factory=list)
     """Questions the engine can answer, offered when it could not answer this one."""
+    data_lag: DataLag | None = None
+    """Set when no as-of was given and the data ends more than the freshness allowance before
+    today (flows.freshness); the reply then starts with its line."""

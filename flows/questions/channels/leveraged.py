@@ -1,5 +1,5 @@
 """Leveraged and inverse ETFs: each session they trade A · L · (L − 1) · r into the close
-(`flows.leveraged`), so their flow over a window is that trade summed over its sessions.
+(`flows.models.leveraged`), so their flow over a window is that trade summed over its sessions.
 
 Known once the window has closed; before then it depends on moves still to come, so the trade is
 unknown and the what-ifs give the first-order trade for a move of the asset across the window.
@@ -11,7 +11,7 @@ import datetime as dt
 
 from flows.calendar import previous_session
 from flows.funds import FundRegistry, LeveragedFund
-from flows.leveraged import fund_trade_usd, rebalance_multiplier, sensitivity_usd
+from flows.models.leveraged import fund_trade_usd, rebalance_multiplier, sensitivity_usd
 from flows.questions.channels.base import (
     ChannelInput,
     closes_through,

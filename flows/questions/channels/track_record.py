@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from flows.assets import asset_or_equity
 from flows.funds import FundRegistry
 from flows.questions.channels.base import ChannelInput, not_sized, register_channel
 from flows.questions.results import ChannelFlow
@@ -27,9 +28,7 @@ class TrackRecordChannel:
         return bool(registry.holding(symbol))
 
     def symbols(self, symbol: str, registry: FundRegistry) -> set[str]:
-        from flows.questions.engine import _asset
-
-        return symbols_for(_asset(symbol), registry) | {benchmark_for(symbol)}
+        return symbols_for(asset_or_equity(symbol), registry) | {benchmark_for(symbol)}
 
     def estimate(self, inputs: ChannelInput) -> ChannelFlow:
         asset, as_of = inputs.asset, inputs.as_of

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from flows import calendar, freshness
 from flows.assets import is_crypto
-from flows.errors import FlowsError, InputError
+from flows.errors import FlowsError, InputError, MarketDataError
 from flows.funds import FundRegistry, LeveragedFund
+from flows.models._common import slug
+from flows.models.estimate import Confidence, FlowEstimate, FlowTiming
 from flows.rebalance import average_dollar_volume
 from flows.results import Direction, LeveragedEstimate, LeveragedFlow
 
@@ -30,6 +33,8 @@ MAX_ABS_MOVE = 0.9
 ADV_SESSIONS = 20
 HISTORY_DAYS = 120
 """Calendar days fetched for an estimate: the previous close and 20 sessions of volume."""
+LOOKBACK_DAYS = 3 * 365
+"""How far back a default as-of looks when the data stopped before the last HISTORY_DAYS."""
 FORMULA = "A · L · (L − 1) · r per fund"
 _TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,5}$")
 
@@ -179,7 +184,7 @@ def estimate_letf(
         if adv_usd
         else "ADV unknown"
     )
-    return LeveragedEstimate(
+    estimate = LeveragedEstimate(
         underlying=symbol,
         as_of=as_of,
         move=move,
@@ -197,6 +202,7 @@ def estimate_letf(
         basis=f"{FORMULA}, traded into the close; {len(flows)} fund(s), "
         f"{_aum_basis(flows, fetched, registry.source)}; {adv_text}",
     )
+    return estimate.model_copy(update={"flow_estimates": [aggregate_estimate(estimate)]})
 
 
 def letf_alert_check(estimate: LeveragedEstimate, threshold_usd: float) -> bool:
@@ -277,6 +283,19 @@ def letf_history(
     return result
 
 
+async def _recent_bars(
+    market: MarketData, symbol: str, end: dt.date, defaulted: bool
+) -> pd.DataFrame:
+    """The bars an estimate reads; with no as-of given and nothing in the last months, look
+    further back so the answer can be as of the last bar and say how old it is."""
+    try:
+        return await market.bars(symbol, end - dt.timedelta(days=HISTORY_DAYS), end)
+    except MarketDataError:
+        if not defaulted:
+            raise
+        return await market.bars(symbol, end - dt.timedelta(days=LOOKBACK_DAYS), end)
+
+
 async def build_letf(
     underlying: str,
     market: MarketData,
@@ -288,14 +307,11 @@ async def build_letf(
     """The estimate for a hypothetical `move`, or for the underlying's actual close-to-close
     move on `as_of` (default: its latest bar). With a hypothetical move the trade needs no data,
     so a data failure only leaves the ADV unknown; without one it is an error."""
-    from flows import calendar
-    from flows.status import MAX_STALENESS_DAYS, today_utc
-
     symbol = underlying.strip().upper()
     funds_on(symbol, registry)
     if move is not None:
         validate_move(move)
-    today = today_utc()
+    today = freshness.today_utc()
     if as_of is not None and as_of > today:
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
     if as_of is not None and not is_crypto(symbol) and not calendar.is_session(as_of):
@@ -307,7 +323,7 @@ async def build_letf(
     label = data_source or market.source.name
     end = as_of or today
     try:
-        bars = await market.bars(symbol, end - dt.timedelta(days=HISTORY_DAYS), end)
+        bars = await _recent_bars(market, symbol, end, as_of is None)
     except FlowsError as exc:
         if move is None:
             raise
@@ -322,12 +338,11 @@ async def build_letf(
             adv_basis=f"ADV unknown: {exc}",
         )
     last = bars.index[-1].date()
+    asked = as_of
     if as_of is None:
         as_of = last
-        if (today - last).days > MAX_STALENESS_DAYS and move is None:
-            raise InputError(
-                f"{symbol} data from {label} ends {last}; pass --as-of {last} or earlier"
-            )
+    elif move is None:
+        freshness.check_fresh({symbol: last}, as_of, today, label)
     adv_basis = None
     if move is None:
         move, previous = daily_move(bars["adj_close"], as_of, symbol)
@@ -343,7 +358,7 @@ async def build_letf(
             adv = average_dollar_volume(bars, as_of, ADV_SESSIONS)
         else:
             adv_basis = f"ADV unknown: no {symbol} bar on {as_of} from {label}"
-    return estimate_letf(
+    estimate = estimate_letf(
         symbol,
         move,
         registry,
@@ -353,4 +368,50 @@ async def build_letf(
         data_source=label,
         sample=market.is_sample,
         adv_basis=adv_basis,
+    )
+    lag = freshness.data_lag(last, today) if asked is None else None
+    return estimate.model_copy(update={"data_lag": lag}) if lag else estimate
+
+
+# --- the shared FlowEstimate view ----------------------------------------------------------------
+
+SOURCE = "leveraged"
+
+
+def _timing(estimate: LeveragedEstimate) -> FlowTiming:
+    return FlowTiming(kind="at_close", start=estimate.as_of or freshness.today_utc())
+
+
+def _confidence(estimate: LeveragedEstimate) -> Confidence:
+    return "scenario" if estimate.move_basis == "hypothetical move" else "estimated"
+
+
+def fund_estimates(estimate: LeveragedEstimate) -> list[FlowEstimate]:
+    """One estimate per leveraged/inverse fund (`leveraged:<ticker>`); their total is the
+    estimate's `trade_usd`."""
+    return [
+        FlowEstimate(
+            source=f"{SOURCE}:{slug(flow.ticker or flow.name)}",
+            asset=estimate.underlying,
+            usd=flow.trade_usd,
+            timing=_timing(estimate),
+            basis=f"{flow.name}: AUM {flow.aum_usd:,.0f} USD ({flow.aum_source}) × "
+            f"{flow.leverage:+g}·({flow.leverage:+g} − 1) × move {estimate.move:+.4%} "
+            f"({estimate.move_basis})",
+            confidence=_confidence(estimate),
+        )
+        for flow in estimate.funds
+    ]
+
+
+def aggregate_estimate(estimate: LeveragedEstimate) -> FlowEstimate:
+    """Every fund on the underlying together: the figure `letf` prints."""
+    return FlowEstimate(
+        source=SOURCE,
+        asset=estimate.underlying,
+        usd=estimate.trade_usd,
+        timing=_timing(estimate),
+        basis=f"{estimate.basis}; move {estimate.move:+.4%} ({estimate.move_basis}); "
+        f"data {estimate.data_source or 'none'}",
+        confidence=_confidence(estimate),
     )
