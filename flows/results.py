@@ -55,6 +55,9 @@ class RebalanceEstimate(Result):
     adv_usd: float | None
     aum_total_usd: float
     what_if: list[WhatIf]
+    adv_basis: str | None = None
+    """The liquidity yardstick `adv_usd` / `pct_adv` measure against (flows.liquidity), or
+    why it is unknown when they are null."""
 
 
 class VolTargetFlow(Result):
@@ -188,6 +191,8 @@ class LeveragedEstimate(Result):
     sample: bool
     funds_source: str
     basis: str
+    adv_basis: str | None = None
+    """The liquidity yardstick `pct_adv` is measured against, or why it is unknown."""
 
 
 # StatusReport names LeveragedEstimate before it is defined.

@@ -12,8 +12,10 @@ from flows import calendar
 from flows.assets import Asset, AssetClass, get_asset, is_crypto
 from flows.errors import InputError
 from flows.funds import FundRegistry
+from flows.liquidity import DEFAULT_SPOT_EXCHANGES, yardstick
 from flows.marketdata import MarketData
-from flows.rebalance import WHAT_IF_MOVES, average_dollar_volume, estimate_rebalance
+from flows.marketdata.liquidity import fetch_liquidity
+from flows.rebalance import WHAT_IF_MOVES, estimate_rebalance
 from flows.results import QuarterEndInfo, StatusReport
 from flows.volatility import DEFAULT_BANDS, REALIZED_WINDOW, RegimeBands, assess_volatility
 
@@ -31,6 +33,7 @@ class AnalyticsConfig:
     what_if_moves: tuple[float, ...] = WHAT_IF_MOVES
     bands: dict[AssetClass, RegimeBands] = field(default_factory=lambda: dict(DEFAULT_BANDS))
     with_garch: bool = True
+    spot_exchanges: tuple[str, ...] = DEFAULT_SPOT_EXCHANGES
 
 
 def source_label(market: MarketData) -> str:
@@ -94,6 +97,7 @@ async def build_status(
     config = config or AnalyticsConfig()
     asset = resolve_asset(asset_text, registry)
     as_of, frames = await load_frames(symbols_for(asset, registry), as_of, market, asset.symbol)
+    frames |= await fetch_liquidity(market, asset, as_of - dt.timedelta(days=HISTORY_DAYS), as_of)
     return status_from_frames(
         asset, as_of, frames, registry, source_label(market), market.is_sample, config
     )
@@ -122,7 +126,8 @@ def status_from_frames(
                     "pick a later --as-of"
                 )
     own = _through(frames[asset.symbol], as_of)
-    adv = average_dollar_volume(own, as_of, config.adv_sessions)
+    liquidity = yardstick(asset, as_of, own, frames, config.adv_sessions)
+    adv = liquidity.adv_usd
     rebalance = estimate_rebalance(
         asset.symbol,
         as_of,
@@ -157,9 +162,9 @@ def status_from_frames(
             sessions_left=quarter_end.sessions_left,
             in_window=quarter_end.in_window,
         ),
-        rebalance=rebalance,
+        rebalance=rebalance.model_copy(update={"adv_basis": liquidity.basis}),
         volatility=volatility,
-        leveraged=leveraged,
+        leveraged=leveraged and leveraged.model_copy(update={"adv_basis": liquidity.basis}),
     )
 
 

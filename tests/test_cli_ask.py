@@ -55,6 +55,11 @@ def write_market(directory: Path) -> Path:
             index=pd.DatetimeIndex(days, name="date"),
         )
         frame.to_csv(directory / f"{symbol}.csv", date_format="%Y-%m-%d")
+        if symbol == "BTC":
+            # The documented yardstick file: here spot volume equal to close x volume.
+            (directory / "liquidity").mkdir(exist_ok=True)
+            spot = (frame["close"] * frame["volume"]).rename("traded_value_usd")
+            spot.to_frame().to_csv(directory / "liquidity" / "BTC.csv", date_format="%Y-%m-%d")
     return directory
 
 

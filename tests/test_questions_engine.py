@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from flows import calendar
 from flows.funds import parse_registry
+from flows.liquidity import liquidity_key, traded_value_series
 from flows.marketdata import MarketData
 from flows.marketdata.csvdir import CsvDirectorySource
 from flows.marketdata.sample import SampleSource
@@ -123,12 +124,24 @@ def _knotted(symbol: str, knots: list[tuple[dt.date, float]]) -> pd.DataFrame:
 @cache
 def market(btc_at_as_of: float = 150.0, eth_at_as_of: float = 100.0) -> dict[str, pd.DataFrame]:
     flat = [(START, 100.0), (END, 100.0)]
-    return {
-        "SPY": _knotted("SPY", flat),
-        "AGG": _knotted("AGG", flat),
-        "BTC": _knotted("BTC", [(START, 100.0), (BASE, 100.0), (AS_OF, btc_at_as_of)]),
-        "ETH": _knotted("ETH", [(START, 100.0), (BASE, 100.0), (AS_OF, eth_at_as_of)]),
-    }
+    return with_yardsticks(
+        {
+            "SPY": _knotted("SPY", flat),
+            "AGG": _knotted("AGG", flat),
+            "BTC": _knotted("BTC", [(START, 100.0), (BASE, 100.0), (AS_OF, btc_at_as_of)]),
+            "ETH": _knotted("ETH", [(START, 100.0), (BASE, 100.0), (AS_OF, eth_at_as_of)]),
+        }
+    )
+
+
+def with_yardsticks(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Constructed yardsticks: each asset's own close x volume, named as a test series."""
+    for symbol in ("SPY", "BTC", "ETH"):
+        bars = frames[symbol]
+        frames[liquidity_key(symbol)] = traded_value_series(
+            bars["close"] * bars["volume"], f"constructed {symbol} traded value"
+        )
+    return frames
 
 
 def answer(question: str, as_of: dt.date = AS_OF, frames=None, registry=REGISTRY) -> Answer:
@@ -313,7 +326,7 @@ def jumpy_market() -> dict[str, pd.DataFrame]:
             for index, day in enumerate(days)
         ]
         frames[symbol] = _frame(days, 100.0 * np.exp(np.cumsum(steps)))
-    return frames
+    return with_yardsticks(frames)
 
 
 def test_crypto_volatility_question_compares_past_quarter_ends():

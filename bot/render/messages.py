@@ -44,7 +44,11 @@ def _trade_fields(report: StatusReport) -> list[MessageField]:
         MessageField(
             label="Est. rebalancing trade", value=trade(rebalance.trade_usd, rebalance.direction)
         ),
-        MessageField(label="% of 20-day ADV", value=pct_points(rebalance.pct_adv)),
+        MessageField(
+            label="% of liquidity",
+            value=pct_points(rebalance.pct_adv)
+            + (f" ({rebalance.adv_basis})" if rebalance.adv_basis else ""),
+        ),
         MessageField(
             label="Window",
             value=f"{quarter.window_start:%a %b %d} – {quarter.last_session:%a %b %d} "

@@ -34,7 +34,9 @@ from flows.questions.results import (
 )
 from flows.questions.windows import DEFAULT_WINDOW, ResolvedWindow, resolve_window
 from flows.questions.wording import EXAMPLE_QUESTIONS, SOURCE_LABELS, answer_text, decline_text
-from flows.rebalance import average_dollar_volume, direction_of
+from flows.liquidity import yardstick
+from flows.marketdata.liquidity import fetch_liquidity
+from flows.rebalance import direction_of
 from flows.results import Direction, WhatIf
 from flows.status import MAX_STALENESS_DAYS, AnalyticsConfig, source_label, today_utc
 
@@ -209,6 +211,8 @@ async def answer_question(
         return unknown("data_unavailable", str(exc), window)
     if as_of is None:
         as_of = min(frame.index[-1].date() for frame in frames.values())
+    for symbol in parsed.assets:
+        frames |= await fetch_liquidity(market, _asset(symbol), start, end)
     return answer_from_frames(parsed, as_of, frames, registry, data_source, sample, config)
 
 
@@ -279,7 +283,8 @@ def _asset_answer(
 ) -> tuple[AssetAnswer, bool]:
     asset = _asset(symbol)
     adv_day = min(as_of, window.end)
-    adv = average_dollar_volume(frames[symbol], adv_day, config.adv_sessions)
+    liquidity = yardstick(asset, adv_day, frames[symbol], frames, config.adv_sessions)
+    adv = liquidity.adv_usd
     band = adv * config.neutral_band_pct_adv / 100.0 if adv else NEUTRAL_BAND_USD
     inputs = ChannelInput(
         asset=asset,
@@ -321,6 +326,7 @@ def _asset_answer(
             pct_adv=None if trade is None or not adv else 100.0 * abs(trade) / adv,
             adv_usd=adv,
             adv_as_of=adv_day if adv else None,
+            adv_basis=liquidity.basis,
             channels=channels,
             what_if=_combine_what_if(priced, fixed, band),
             volatility_history=history,

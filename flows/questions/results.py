@@ -175,6 +175,8 @@ class AssetAnswer(Result):
     adv_usd: float | None
     adv_as_of: dt.date | None
     channels: list[ChannelFlow]
+    adv_basis: str | None = None
+    """The liquidity yardstick `adv_usd` / `pct_adv` measure against, or why it is unknown."""
     what_if: list[WhatIf] = Field(default_factory=list)
     volatility_history: VolatilityHistory | None = None
     note: str | None = None
