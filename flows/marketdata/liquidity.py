@@ -76,9 +76,7 @@ async def fetch_liquidity(
         return {key: await _sp500(market, start, end)}
     if kind == "crypto" and source.name == "live":
         return {
-            key: await spot_traded_value(
-                asset.symbol, start, end, spot_exchanges, exchange_factory
-            )
+            key: await spot_traded_value(asset.symbol, start, end, spot_exchanges, exchange_factory)
         }
     return {key: unknown_series(missing_reason(asset))}
 
@@ -179,9 +177,7 @@ async def spot_traded_value(
     failed: list[str] = []
     for exchange_id, result in zip(exchanges, results, strict=True):
         if isinstance(result, BaseException) or result.empty:
-            why = (
-                type(result).__name__ if isinstance(result, BaseException) else "no candles"
-            )
+            why = type(result).__name__ if isinstance(result, BaseException) else "no candles"
             failed.append(f"{exchange_id} ({why})")
         else:
             answered[exchange_id] = result

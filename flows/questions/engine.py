@@ -16,7 +16,9 @@ import pandas as pd
 from flows.assets import ASSETS, Asset, AssetClass
 from flows.errors import FlowsError, InputError
 from flows.funds import FundRegistry
+from flows.liquidity import yardstick
 from flows.marketdata import MarketData
+from flows.marketdata.liquidity import fetch_liquidity
 from flows.questions.channels import ChannelInput, get_channel
 from flows.questions.history import period_end_volatility
 from flows.questions.parse import ParsedQuestion, parse_question
@@ -34,8 +36,6 @@ from flows.questions.results import (
 )
 from flows.questions.windows import DEFAULT_WINDOW, ResolvedWindow, resolve_window
 from flows.questions.wording import EXAMPLE_QUESTIONS, SOURCE_LABELS, answer_text, decline_text
-from flows.liquidity import yardstick
-from flows.marketdata.liquidity import fetch_liquidity
 from flows.rebalance import direction_of
 from flows.results import Direction, WhatIf
 from flows.status import MAX_STALENESS_DAYS, AnalyticsConfig, source_label, today_utc
