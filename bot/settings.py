@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     post_time_utc: str = Field("13:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     countdown_steps: list[int] = Field(default_factory=lambda: [9, 4, 1, 0])
     drift_threshold_pct_adv: float | None = Field(
-        1.0, gt=0, description="default drift alert threshold, % of 20-day ADV"
+        None,
+        gt=0,
+        description="default drift alert threshold, % of the liquidity yardstick; unset: the "
+        "per-asset USD defaults chosen from the data (bot/monitors/thresholds.py)",
     )
     drift_threshold_usd: float | None = Field(
         None, gt=0, description="default drift threshold in USD; wins over the % of ADV one"

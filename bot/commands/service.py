@@ -123,7 +123,9 @@ class CommandService:
             )
         if self.on_subscribed:
             await self.on_subscribed()
-        threshold_text = threshold.describe() if threshold else self._default_threshold()
+        threshold_text = (
+            threshold.describe() if threshold else self._default_threshold(command.asset)
+        )
         return Message(
             title=f"Watching {command.asset}",
             summary=f"{where.capitalize()} will get {', '.join(command.kinds)} alerts "
@@ -159,10 +161,14 @@ class CommandService:
                 return f"{day:%a %b %d} ({step} sessions left to {quarter.quarter} end)"
         return f"next quarter ({left} sessions left to {quarter.quarter} end)"
 
-    def _default_threshold(self) -> str:
+    def _default_threshold(self, asset: str) -> str:
+        from bot.monitors.thresholds import default_drift_usd
+
         if self.settings.drift_threshold_usd:
             return f"{usd(self.settings.drift_threshold_usd)} (default)"
-        return f"{self.settings.drift_threshold_pct_adv:g}% of ADV (default)"
+        if self.settings.drift_threshold_pct_adv:
+            return f"{self.settings.drift_threshold_pct_adv:g}% of liquidity (default)"
+        return f"{usd(default_drift_usd(asset))}, then each doubling (default)"
 
     async def _cmd_unwatch(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         self._require_manage(ctx, command.dm)

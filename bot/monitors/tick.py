@@ -20,6 +20,7 @@ from bot.monitors.evaluate import (
     evaluate_monitors,
 )
 from bot.monitors.flow_events import calendar_events, letf_event
+from bot.monitors.thresholds import default_drift_usd
 from bot.render.messages import alert_message
 from bot.settings import Settings
 from flows.errors import FlowsError
@@ -54,14 +55,17 @@ def subscription_threshold(subscription, settings: Settings) -> DriftThreshold:
         return DriftThreshold(usd=subscription.threshold_usd)
     if subscription.threshold_pct_adv:
         return DriftThreshold(pct_adv=subscription.threshold_pct_adv)
-    return default_threshold(settings)
+    return default_threshold(settings, subscription.asset)
 
 
-def default_threshold(settings: Settings) -> DriftThreshold:
-    """The drift threshold of subscriptions that set none: USD when configured, else % of ADV."""
+def default_threshold(settings: Settings, asset: str) -> DriftThreshold:
+    """The drift threshold of subscriptions that set none: the configured USD or % of the
+    liquidity yardstick when set, else the per-asset default chosen from the data."""
     if settings.drift_threshold_usd:
         return DriftThreshold(usd=settings.drift_threshold_usd)
-    return DriftThreshold(pct_adv=settings.drift_threshold_pct_adv or 1.0)
+    if settings.drift_threshold_pct_adv:
+        return DriftThreshold(pct_adv=settings.drift_threshold_pct_adv)
+    return DriftThreshold(usd=default_drift_usd(asset))
 
 
 def _audience(event: AlertEvent, subscriptions: Sequence, settings: Settings) -> list[int]:

@@ -45,7 +45,7 @@ def _trade_fields(report: StatusReport) -> list[MessageField]:
             label="Est. rebalancing trade", value=trade(rebalance.trade_usd, rebalance.direction)
         ),
         MessageField(
-            label="% of liquidity",
+            label="% of 20-day ADV",
             value=pct_points(rebalance.pct_adv)
             + (f" ({rebalance.adv_basis})" if rebalance.adv_basis else ""),
         ),
