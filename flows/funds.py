@@ -30,6 +30,9 @@ class RebalancingFund:
     rebalance: Schedule
     aum_source: str
     weights: dict[str, float]
+    kind: str | None = None
+    """etf, model_portfolio, guidance, index_fund, pension or balanced_fund (flows.fund_kinds);
+    None: read from the name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +87,11 @@ class FundRegistry:
 
 
 _FIELDS = {
-    "fund": {"name", "aum_usd", "rebalance", "aum_source", "weights"},
+    "fund": {"name", "aum_usd", "rebalance", "aum_source", "weights", "kind"},
     "vol_target": {"name", "underlying", "aum_usd", "target_vol", "max_exposure", "aum_source"},
     "leveraged": {"name", "underlying", "leverage", "aum_usd", "aum_source", "ticker"},
 }
-_OPTIONAL = {"ticker"}
+_OPTIONAL = {"ticker", "kind"}
 
 
 def load_registry(path: str | Path | None = None) -> FundRegistry:
@@ -207,6 +210,7 @@ class _Context:
             rebalance=schedule,
             aum_source=self.text_field("fund", entry, "aum_source"),
             weights=weights,
+            kind=self.text_field("fund", entry, "kind") if "kind" in entry else None,
         )
 
     def vol_target(self, entry: dict[str, Any]) -> VolTargetFund:

@@ -112,6 +112,9 @@ def test_json_answer(inputs, capsys):
         "asks": "direction",
         "sources_assumed": False,
         "unrecognized": [],
+        "fund_kinds": [],
+        "kind_words": [],
+        "not_modelled": [],
     }
     summary = payload["answer"]
     assert summary["verdict"] == "sell_pressure"

@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Literal
 
 from flows.assets import ASSETS
+from flows.fund_kinds import kinds_named, read_kind_words
+from flows.questions.not_modelled import not_modelled_in
 from flows.questions.windows import WindowSpec, read_window
 
 Ask = Literal["direction", "size", "volatility", "price", "timing"]
@@ -37,16 +39,6 @@ _SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "leveraged": re.compile(
         r"\bleveraged\b|\bletfs?\b|\binverse\setfs?\b|\bdaily\sreset\b|\b[23]x\b"
-    ),
-}
-_UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
-    "CTA / trend-following": re.compile(r"\bctas?\b|\btrend\sfollow|\bmomentum\sfunds?"),
-    "options hedging (gamma, expiries)": re.compile(
-        r"\bgamma\b|\bopex\b|\boptions?\sexpir|\bdealer\shedg|\bcharm\b|\bvanna\b"
-    ),
-    "corporate buybacks": re.compile(r"\bbuy\s?backs?\b"),
-    "spot ETF creations and redemptions": re.compile(
-        r"\bspot\setfs?\b|\betf\s(?:creations?|redemptions?)\b"
     ),
 }
 _FLOW_WORDS = re.compile(
@@ -118,6 +110,10 @@ class ParsedQuestion:
     unknown_tickers: tuple[str, ...]
     past_tense: bool = False
     """'Did funds sell in June?': an undated month or quarter is the latest already begun."""
+    fund_kinds: frozenset[str] = frozenset()
+    """Kinds of rebalancing programs the words name (flows.fund_kinds); empty: all count."""
+    kind_words: tuple[str, ...] = ()
+    """The words that named them ("pensions", "60/40")."""
 
 
 def normalize(text: str) -> str:
@@ -200,10 +196,15 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
     raw = text if isinstance(text, str) else ""
     normalized = normalize(raw)
     assets = find_assets(normalized, extra_symbols)
+    from flows.questions.channels.base import channel_names
+
+    registered = set(channel_names())
+    named = not_modelled_in(normalized)
     sources = tuple(name for name in SOURCES if _SOURCE_PATTERNS[name].search(normalized))
-    unsupported = tuple(
-        label for label, pattern in _UNSUPPORTED_SOURCES.items() if pattern.search(normalized)
-    )
+    # A flow on the not-modelled list routes to its channel as soon as one is registered.
+    sources += tuple(entry.channel for entry in named if entry.channel in registered)
+    unsupported = tuple(entry.label for entry in named if entry.channel not in registered)
+    kind_words = read_kind_words(normalized)
     return ParsedQuestion(
         text=raw,
         normalized=normalized,
@@ -216,4 +217,6 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         advice=bool(_ADVICE.search(normalized)),
         unknown_tickers=() if assets else _unknown_tickers(raw, assets),
         past_tense=bool(_PAST_TENSE.search(normalized)),
+        fund_kinds=kinds_named(kind_words),
+        kind_words=tuple(item.words for item in kind_words),
     )
