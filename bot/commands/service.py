@@ -239,7 +239,7 @@ class CommandService:
         return Message(title="Unmuted", summary="Alerts in this channel resume.")
 
     async def _cmd_status(self, ctx: CommandContext, command: ParsedCommand) -> Message:
-        from bot.render.charts import weight_path_chart
+        from bot.render.charts import headline_chart
         from bot.render.messages import status_message
         from flows.status import AnalyticsConfig, build_status
 
@@ -252,7 +252,7 @@ class CommandService:
                 None,
                 AnalyticsConfig(neutral_band_pct_adv=self.settings.neutral_band_pct_adv),
             )
-            chart = await self._status_chart(report, market, weight_path_chart)
+            chart = await self._status_chart(report, market, headline_chart)
         finally:
             await market.close()
         return status_message(report, chart)
@@ -267,19 +267,18 @@ class CommandService:
         return await self._reference(market).registry_with_live_aum(self.registry)
 
     async def _status_chart(self, report, market: MarketData, draw) -> Path | None:
+        """The headline's chart: the total trade over the quarter, stacked by program."""
         funds = self.registry.holding(report.asset)
-        multi = [f for f in funds if len(f.weights) > 1]
-        if not multi:
+        if not funds:
             return None
-        fund = max(multi, key=lambda f: f.aum_usd)
-        start = report.as_of - dt.timedelta(days=120)
-        frames = await market.bars_many(set(fund.weights), start, report.as_of)
+        # The quarter so far plus the month before it (monthly funds' first base date).
+        start = report.as_of - dt.timedelta(days=160)
+        symbols = set().union(*(fund.weights for fund in funds))
+        frames = await market.bars_many(symbols, start, report.as_of)
         closes = {symbol: frame["adj_close"] for symbol, frame in frames.items()}
         path = self.settings.chart_dir / f"status-{report.asset}-{report.as_of}.png"
         try:
-            return await asyncio.to_thread(
-                draw, report.asset, fund, closes, report.as_of, path, report.sample
-            )
+            return await asyncio.to_thread(draw, report, funds, closes, path)
         except Exception:
             log.exception("status chart for %s failed", report.asset)
             return None

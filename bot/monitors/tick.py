@@ -267,7 +267,7 @@ async def _latest_price(market: MarketData, symbol: str) -> float | None:
 async def _chart_for(
     event: AlertEvent, frames, registry: FundRegistry, chart_dir: Path
 ) -> Path | None:
-    from bot.render.charts import vol_chart, weight_path_chart
+    from bot.render.charts import headline_chart, vol_chart
     from flows.assets import get_asset
     from flows.volatility import DEFAULT_BANDS
 
@@ -289,14 +289,12 @@ async def _chart_for(
                 path,
                 report.sample,
             )
-        funds = [f for f in registry.holding(report.asset) if len(f.weights) > 1]
+        funds = registry.holding(report.asset)
         if not funds:
             return None
-        fund = max(funds, key=lambda f: f.aum_usd)
-        closes = {symbol: frames[symbol]["adj_close"] for symbol in fund.weights}
-        return await asyncio.to_thread(
-            weight_path_chart, report.asset, fund, closes, report.as_of, path, report.sample
-        )
+        symbols = set().union(*(fund.weights for fund in funds))
+        closes = {symbol: frames[symbol]["adj_close"] for symbol in symbols}
+        return await asyncio.to_thread(headline_chart, report, funds, closes, path)
     except Exception:
         log.exception("chart for %s failed; the alert goes without it", event.key)
         return None
