@@ -49,11 +49,13 @@ class WhatIf(Result):
 
 class RebalanceEstimate(Result):
     funds: list[FundDrift]
-    trade_usd: float
-    direction: Direction
+    trade_usd: float | None
+    """None (unknown) when no program in the registry holds the asset: nothing is modelled,
+    which is not the same as a zero trade."""
+    direction: Direction | None
     pct_adv: float | None
     adv_usd: float | None
-    aum_total_usd: float
+    aum_total_usd: float | None
     what_if: list[WhatIf]
     adv_basis: str | None = None
     """The liquidity yardstick `adv_usd` / `pct_adv` measure against (flows.liquidity), or

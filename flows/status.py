@@ -162,7 +162,10 @@ def status_from_frames(
             sessions_left=quarter_end.sessions_left,
             in_window=quarter_end.in_window,
         ),
-        rebalance=rebalance.model_copy(update={"adv_basis": liquidity.basis}),
+        rebalance=rebalance.model_copy(
+            update={"adv_basis": liquidity.basis}
+            | ({} if funds else {"trade_usd": None, "direction": None, "aum_total_usd": None})
+        ),
         volatility=volatility,
         leveraged=leveraged and leveraged.model_copy(update={"adv_basis": liquidity.basis}),
     )

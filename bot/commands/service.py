@@ -123,26 +123,51 @@ class CommandService:
             )
         if self.on_subscribed:
             await self.on_subscribed()
-        threshold_text = (
-            threshold.describe() if threshold else self._default_threshold(command.asset)
-        )
         return Message(
             title=f"Watching {command.asset}",
             summary=f"{where.capitalize()} will get {', '.join(command.kinds)} alerts "
             f"for {command.asset}.",
-            fields=[
-                MessageField(label="Drift threshold", value=threshold_text),
+            fields=self._watch_fields(command),
+        )
+
+    def _watch_fields(self, command: ParsedCommand) -> list[MessageField]:
+        """Only what this subscription subscribed to: no drift threshold for a letf-only watch,
+        no countdown date without quarter_end."""
+        kinds = set(command.kinds)
+        fields: list[MessageField] = []
+        if "drift" in kinds:
+            threshold = command.threshold
+            fields.append(
+                MessageField(
+                    label="Drift threshold",
+                    value=threshold.describe()
+                    if threshold
+                    else self._default_threshold(command.asset),
+                )
+            )
+        if "quarter_end" in kinds:
+            fields.append(
                 MessageField(
                     label="Countdown steps",
                     value=", ".join(str(s) for s in self.settings.countdown_steps)
                     + " sessions left",
-                ),
+                )
+            )
+            fields.append(MessageField(label="Next countdown alert", value=self._next_countdown()))
+        if "letf" in kinds:
+            fields.append(
                 MessageField(
-                    label="Checks run daily at", value=f"{self.settings.post_time_utc} UTC"
-                ),
-                MessageField(label="Next countdown alert", value=self._next_countdown()),
-            ],
+                    label="Leveraged-ETF alert",
+                    value=f"{self.settings.letf_minutes_before_close} min before the US close "
+                    f"when the estimate exceeds {usd(self.settings.letf_threshold_usd)}",
+                )
+            )
+        if "vol" in kinds:
+            fields.append(MessageField(label="Volatility alert", value="when the regime changes"))
+        fields.append(
+            MessageField(label="Checks run daily at", value=f"{self.settings.post_time_utc} UTC")
         )
+        return fields
 
     def _next_countdown(self) -> str:
         """When the next quarter-end countdown step falls, so a new subscriber knows when to
@@ -286,20 +311,45 @@ class CommandService:
     async def _cmd_calendar(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.render.calendar_text import render_calendar_text
         from flows.buybacks import blackout_for
+        from flows.event_sizing import load_period_end_sizing
         from flows.flow_calendar import flow_calendar
+        from flows.status import source_label
 
         start = self.clock().date()
         market = self.market_factory()
         try:
             known = await self._reference(market).known_reports()
+            # The bot has market data: size the month- and quarter-end trades as the CLI does
+            # (a data failure gives unknown trades with the reason, not a failed command).
+            sizing = await load_period_end_sizing(
+                start,
+                market,
+                self.registry,
+                source_label(market),
+                self.settings.neutral_band_pct_adv,
+            )
         finally:
             await market.close()
         end = start + dt.timedelta(days=(command.days or 30) - 1)
-        events = flow_calendar(start, end, known_reports=known)
+        events = flow_calendar(start, end, sizing=sizing, known_reports=known)
         blackout = blackout_for(start, known)
-        text = render_calendar_text(events, start, command.days or 30, blackout=blackout)
+        text = render_calendar_text(
+            events,
+            start,
+            command.days or 30,
+            blackout=blackout,
+            sized=True,
+            sample=market.is_sample,
+        )
+        if market.is_sample:
+            text = text.split("\n", 2)[2]  # the SAMPLE banner: the message carries sample=True
         title, _, body = text.partition("\n")
-        return Message(title=title, summary=f"{len(events)} event(s)", body=body)
+        return Message(
+            title=title,
+            summary=f"{len(events)} event(s)",
+            body=body,
+            sample=market.is_sample,
+        )
 
     async def _cmd_ask(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         try:

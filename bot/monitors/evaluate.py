@@ -50,7 +50,10 @@ class DriftThreshold:
         return f"usd:{self.usd:.6g}" if self.usd is not None else f"adv:{self.pct_adv:.6g}"
 
     def magnitude(self, report: StatusReport) -> float | None:
-        """|trade| in this threshold's unit; None when it cannot be measured (no volume)."""
+        """|trade| in this threshold's unit; None when it cannot be measured (no volume, or
+        no program holds the asset)."""
+        if report.rebalance.trade_usd is None:
+            return None
         if self.usd is not None:
             return abs(report.rebalance.trade_usd)
         return report.rebalance.pct_adv
@@ -154,7 +157,7 @@ def evaluate_drift(
     levels, seqs = dict(state["levels"]), dict(state["seq"])
     fired = dict(state.get("fired", {}))
     rebalance = report.rebalance
-    sign = 1 if rebalance.trade_usd > 0 else -1
+    sign = 1 if (rebalance.trade_usd or 0.0) > 0 else -1
     events = []
     for threshold in thresholds:
         magnitude = threshold.magnitude(report)

@@ -1,0 +1,57 @@
+"""Chat replies that say only what is true (issue #13, point 6)."""
+
+from __future__ import annotations
+
+from storage.store import Store
+from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+
+async def _app(tmp_path):
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter])
+    await app.start_adapters()
+    return app, adapter, store
+
+
+async def test_status_of_an_asset_no_program_holds_is_unknown_not_zero(tmp_path) -> None:
+    _, adapter, store = await _app(tmp_path)
+    try:
+        reply = await adapter.command("status SOL")
+        text = reply.to_text()
+        assert "$0" not in text and "NEUTRAL" not in text
+        fields = {field.label: field.value for field in reply.fields}
+        assert fields["Est. rebalancing trade"] == "unknown"
+        assert "unknown (not modelled), not zero" in reply.summary
+        assert "AUM" not in reply.footer
+    finally:
+        await store.close()
+
+
+async def test_watch_reply_describes_only_what_was_subscribed(tmp_path) -> None:
+    _, adapter, store = await _app(tmp_path)
+    try:
+        reply = await adapter.command("watch QQQ letf vol")
+        labels = {field.label for field in reply.fields}
+        assert "Drift threshold" not in labels
+        assert "Next countdown alert" not in labels and "Countdown steps" not in labels
+        assert {"Leveraged-ETF alert", "Volatility alert"} <= labels
+        default = await adapter.command("watch SPY")
+        values = {field.label: field.value for field in default.fields}
+        assert values["Drift threshold"].startswith("$10.0bn")
+        assert "Next countdown alert" in values
+    finally:
+        await store.close()
+
+
+async def test_chat_calendar_sizes_period_ends_from_the_bots_market_data(tmp_path) -> None:
+    _, adapter, store = await _app(tmp_path)
+    try:
+        reply = await adapter.command("calendar 40")
+        assert reply.sample
+        body = reply.body or ""
+        # A month or quarter end within 40 days is always there; sized, not "unsized".
+        assert "SPY" in body and ("BUY" in body or "SELL" in body or "NEUTRAL" in body)
+    finally:
+        await store.close()
