@@ -55,3 +55,17 @@ async def test_chat_calendar_sizes_period_ends_from_the_bots_market_data(tmp_pat
         assert "SPY" in body and ("BUY" in body or "SELL" in body or "NEUTRAL" in body)
     finally:
         await store.close()
+
+
+async def test_console_shows_no_literal_backticks() -> None:
+    import io
+
+    from bot.adapters.console import ConsoleAdapter
+    from bot.messages import Message
+
+    output = io.StringIO()
+    console = ConsoleAdapter(output=output)
+    console.print("Type `/flows watch BTC` to start")
+    console.print(Message(title="Already watching", summary="`/flows unwatch BTC` first").to_text())
+    assert "`" not in output.getvalue()
+    assert "/flows watch BTC" in output.getvalue()

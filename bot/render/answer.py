@@ -8,7 +8,7 @@ from bot.messages import Message, MessageField, Tone
 from bot.render.numbers import pct, pct_points, trade, usd
 from bot.render.status_text import SAMPLE_BANNER
 from flows.questions.results import Answer, AssetAnswer, RebalanceFundFlow, VolTargetFundFlow
-from flows.questions.wording import CAPABILITY, window_phrase
+from flows.questions.wording import CAPABILITY, what_if_move_phrase, window_phrase
 from flows.results import WhatIf
 
 VERDICT_LABELS = {
@@ -234,7 +234,7 @@ def answer_message(answer: Answer) -> Message:
     if answer.what_if:
         fields.append(
             MessageField(
-                label=f"What-if: {_subject(answer)} {_moves(answer)} by the window",
+                label=f"What-if: {what_if_move_phrase(answer)}",
                 value=what_if_line(answer.what_if),
                 inline=False,
             )
@@ -394,7 +394,7 @@ def render_answer_text(answer: Answer) -> str:
         lines += ["", "Trades in the window:"]
         lines += [f"  {line}" if line else "" for line in table.splitlines()]
     if answer.what_if:
-        lines += ["", f"What-if, {_subject(answer)} {_moves(answer)} by the window (others flat):"]
+        lines += ["", f"What-if, {what_if_move_phrase(answer)} (others flat):"]
         lines.append(f"  {what_if_line(answer.what_if)}")
     history = _history_lines(answer)
     if history:

@@ -73,7 +73,10 @@ async def fetch_liquidity(
     if source.is_sample:
         return {key: await _sample_series(market, asset, start, end)}
     if kind == "sp500":
-        return {key: await _sp500(market, start, end)}
+        series = await _sp500(market, start, end)
+        if series.empty and isinstance(directory, Path):
+            series = unknown_series(missing_reason(asset))  # name the files that would do
+        return {key: series}
     if kind == "crypto" and source.name == "live":
         return {
             key: await spot_traded_value(asset.symbol, start, end, spot_exchanges, exchange_factory)

@@ -173,12 +173,19 @@ def _scenario(what_if: WhatIf) -> str:
     return side(what_if.trade_usd)
 
 
-def _what_if_sentence(what_if: list[WhatIf], subject: str) -> str:
+def what_if_move_phrase(answer: Answer) -> str:
+    """What the price what-if assumes: the move happens once, from the as-of close, before the
+    funds' first rebalance in the window (later rebalances see no new drift)."""
+    subject = _subject(answer)
+    verb = "move" if " and " in subject else "moves"
+    return f"{subject} {verb} from the {answer.as_of} close before the first rebalance"
+
+
+def _what_if_sentence(what_if: list[WhatIf], answer: Answer) -> str:
     if not what_if:
         return ""
     cells = " / ".join(f"{_pct(w.move, 0)}: {_scenario(w)}" for w in what_if)
-    verb = "move" if " and " in subject else "moves"
-    return f"If {subject} {verb} by the window (other holdings flat): {cells}."
+    return f"If {what_if_move_phrase(answer)} (other holdings flat): {cells}."
 
 
 def _channel_notes(answer: Answer) -> list[str]:
@@ -260,7 +267,7 @@ def pending_text(answer: Answer) -> str:
     """A window whose flow depends on what happens after as-of: why, and the what-ifs."""
     sentences = [f"Cannot tell yet for {_subject(answer)} {window_phrase(answer)}."]
     sentences.extend(_channel_notes(answer))
-    sentences.append(_what_if_sentence(answer.what_if, _subject(answer)))
+    sentences.append(_what_if_sentence(answer.what_if, answer))
     sentences.append(_basis_sentence(answer))
     return " ".join(sentence for sentence in sentences if sentence)
 
@@ -351,7 +358,6 @@ def answer_text(answer: Answer) -> str:
     summary = answer.answer
     if summary.verdict == "unknown":
         return pending_text(answer)
-    subject = _subject(answer)
     sentences: list[str] = []
     if answer.parsed.asks == "timing":
         sentences.append(_timing_sentence(answer))
@@ -374,7 +380,7 @@ def answer_text(answer: Answer) -> str:
     sentences.append(_drift_sentence(drifts, [item.asset for item in answer.breakdown]))
     if answer.parsed.asks == "volatility":
         sentences.extend(_volatility_sentences(answer))
-    sentences.append(_what_if_sentence(answer.what_if, subject))
+    sentences.append(_what_if_sentence(answer.what_if, answer))
     sentences.extend(_channel_notes(answer))
     if summary.partial:
         sentences.append("The total leaves out what could not be sized (see the breakdown).")
