@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     # Market data and models
     data_source: str = Field("live", description="live | sample | path to a directory of CSVs")
     crypto_exchange: str = Field("bitstamp", description="ccxt exchange id for crypto bars")
+    liquidity_exchanges: list[str] = Field(
+        default_factory=lambda: ["coinbase", "binance", "kraken", "bitstamp"],
+        description="ccxt exchange ids whose spot volume is the crypto liquidity yardstick",
+    )
     funds_file: Path | None = Field(None, description="fund registry TOML; built-in if unset")
     neutral_band_pct_adv: float = Field(
         0.1, ge=0, description="|trade| at or below this % of ADV is reported as neutral"

@@ -97,7 +97,8 @@ async def build_status(
     config = config or AnalyticsConfig()
     asset = resolve_asset(asset_text, registry)
     as_of, frames = await load_frames(symbols_for(asset, registry), as_of, market, asset.symbol)
-    frames |= await fetch_liquidity(market, asset, as_of - dt.timedelta(days=HISTORY_DAYS), as_of)
+    start = as_of - dt.timedelta(days=HISTORY_DAYS)
+    frames |= await fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
     return status_from_frames(
         asset, as_of, frames, registry, source_label(market), market.is_sample, config
     )

@@ -53,7 +53,11 @@ def handle(args: argparse.Namespace) -> int:
         }
     else:
         thresholds = {asset: [default_threshold(settings, asset)] for asset in args.watch}
-    config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False)
+    config = AnalyticsConfig(
+        neutral_band_pct_adv=settings.neutral_band_pct_adv,
+        spot_exchanges=tuple(settings.liquidity_exchanges),
+        with_garch=False,
+    )
 
     events = run_with_market(
         market,

@@ -275,7 +275,10 @@ class CommandService:
                 market,
                 await self._live_registry(market),
                 None,
-                AnalyticsConfig(neutral_band_pct_adv=self.settings.neutral_band_pct_adv),
+                AnalyticsConfig(
+                    neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
+                    spot_exchanges=tuple(self.settings.liquidity_exchanges),
+                ),
             )
             chart = await self._status_chart(report, market, headline_chart)
         finally:

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
+from flows.marketdata.liquidity import fetch_liquidity
 from flows.status import (
     HISTORY_DAYS,
     MAX_STALENESS_DAYS,
@@ -94,7 +95,9 @@ async def run_tick(
 ) -> TickResult:
     as_of = as_of or dt.datetime.now(dt.UTC).date()
     config = config or AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
+        neutral_band_pct_adv=settings.neutral_band_pct_adv,
+        with_garch=False,
+        spot_exchanges=tuple(settings.liquidity_exchanges),
     )
     result = TickResult(as_of=as_of)
     by_asset = await store.active_subscriptions_by_asset(await store.watched_assets())
@@ -121,6 +124,9 @@ async def run_tick(
         else:
             frames[symbol] = frame
 
+    for asset in assets.values():
+        # The liquidity yardstick each % threshold and % of liquidity is measured against.
+        frames |= await fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
     kinds_states = {kind: await store.get_states(kind, assets) for kind in MONITORS}
     known_reports = None
     if any("calendar" in s.alert_kinds for subs in by_asset.values() for s in subs):

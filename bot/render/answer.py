@@ -39,10 +39,6 @@ def _subject(answer: Answer) -> str:
     return ", ".join(assets[:-1]) + " and " + assets[-1]
 
 
-def _moves(answer: Answer) -> str:
-    return "move" if len(answer.parsed.assets) > 1 else "moves"
-
-
 def window_line(answer: Answer) -> str:
     window = answer.parsed.window
     if window.start is None or window.end is None:

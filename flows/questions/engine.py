@@ -224,8 +224,9 @@ async def answer_question(
         return unknown("data_unavailable", str(exc), window)
     if as_of is None:
         as_of = min(frame.index[-1].date() for frame in frames.values())
+    exchanges = (config or AnalyticsConfig()).spot_exchanges
     for symbol in parsed.assets:
-        frames |= await fetch_liquidity(market, _asset(symbol), start, end)
+        frames |= await fetch_liquidity(market, _asset(symbol), start, end, exchanges)
     return answer_from_frames(parsed, as_of, frames, registry, data_source, sample, config)
 
 
