@@ -276,7 +276,7 @@ def _summary(answer: Answer) -> str:
     )
     return (
         f"Estimated net flow: {amount} of {_subject(answer)} {window_phrase(answer)}, "
-        f"{pct_points(summary.pct_adv)} of average daily volume{projected}."
+        f"{pct_points(summary.pct_adv)} of its liquidity yardstick{projected}."
     )
 
 
