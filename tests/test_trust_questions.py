@@ -145,3 +145,31 @@ def test_several_assets_are_each_reported_and_never_netted():
 def test_kind_words_are_read_in_order():
     words = read_kind_words("do pensions or balanced funds rebalance")
     assert [w.words for w in words] == ["pensions", "balanced funds"]
+
+
+async def test_on_sample_data_a_60_40_crypto_volatility_question_gets_the_volatility_model():
+    import datetime as dt
+
+    from flows.marketdata import MarketData
+    from flows.marketdata.sample import SampleSource
+    from flows.questions import answer_question
+    from flows.status import AnalyticsConfig
+
+    result = await answer_question(
+        "Will 60/40 funds cause crypto volatility to rise on the last trading day of the quarter?",
+        MarketData(SampleSource()),
+        load_registry(),
+        as_of=dt.date(2025, 6, 20),
+        config=AnalyticsConfig(with_garch=False),
+        today=dt.date(2025, 6, 21),
+    )
+    assert result.sample
+    assert [item.asset for item in result.breakdown] == ["BTC", "ETH"]
+    # The crypto index fund is not a 60/40 fund.
+    assert "Crypto large-cap index funds (quarterly reconstitution)" not in result.basis.fund_names
+    assert result.answer.trade_usd is None  # BTC and ETH are not netted
+    for item in result.breakdown:
+        assert item.volatility is not None and item.volatility.regime
+        assert "SAMPLE DATA" in item.adv_basis and item.pct_adv is not None
+    assert "BTC: volatility regime" in result.answer.text
+    assert "vol-target funds" in result.answer.text
