@@ -165,7 +165,11 @@ def status_from_frames(
         ),
         rebalance=rebalance.model_copy(
             update={"adv_basis": liquidity.basis}
-            | ({} if funds else {"trade_usd": None, "direction": None, "aum_total_usd": None})
+            | (
+                {}
+                if funds
+                else dict.fromkeys(("trade_usd", "direction", "pct_adv", "aum_total_usd"))
+            )
         ),
         volatility=volatility,
         leveraged=leveraged and leveraged.model_copy(update={"adv_basis": liquidity.basis}),

@@ -69,3 +69,15 @@ async def test_console_shows_no_literal_backticks() -> None:
     console.print(Message(title="Already watching", summary="`/flows unwatch BTC` first").to_text())
     assert "`" not in output.getvalue()
     assert "/flows watch BTC" in output.getvalue()
+
+
+def test_status_json_of_an_asset_no_program_holds_has_nulls_not_zeros(capsys) -> None:
+    import json
+
+    from bot.cli import main
+
+    assert main(["status", "SOL", "--source", "sample", "--json"]) == 0
+    rebalance = json.loads(capsys.readouterr().out)["rebalance"]
+    assert rebalance["funds"] == []
+    for key in ("trade_usd", "direction", "pct_adv", "aum_total_usd"):
+        assert rebalance[key] is None, key
