@@ -211,7 +211,9 @@ def answer_message(answer: Answer) -> Message:
             sample=answer.sample,
             ephemeral=True,
         )
-    fields = [MessageField(label="Verdict", value=VERDICT_LABELS[summary.verdict].capitalize())]
+    volatility = answer.parsed.asks == "volatility" and any(i.volatility for i in answer.breakdown)
+    verdict = "volatility" if volatility else VERDICT_LABELS[summary.verdict].lower()
+    fields = [MessageField(label="Verdict", value=verdict.capitalize())]
     if len(answer.breakdown) <= 1:
         fields += [
             MessageField(
@@ -247,7 +249,7 @@ def answer_message(answer: Answer) -> Message:
         fields.append(MessageField(label="Notes", value="\n".join(notes), inline=False))
     title = f"{_subject(answer)} · {answer.parsed.window.label or 'flows'}"
     return Message(
-        title=f"{title} — {VERDICT_LABELS[summary.verdict].lower()}",
+        title=f"{title} — {verdict}",
         summary=_summary(answer),
         fields=fields,
         body=fund_table(answer, compact=True) or None,
