@@ -310,7 +310,9 @@ class ReferenceData:
     async def _fund_aum(self, ticker: str) -> float:
         value = await self.source.fund_aum(ticker)
         if value is None:
-            raise LookupError("no totalAssets on Yahoo Finance")
+            # A network that is down is not Yahoo's missing figure: say which it was.
+            offline = getattr(self.source, "offline", None)
+            raise LookupError(offline or "no totalAssets on Yahoo Finance")
         return value
 
     # ------------------------------------------------------------------ plumbing

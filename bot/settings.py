@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     # Market data and models
     data_source: str = Field("live", description="live | sample | path to a directory of CSVs")
     crypto_exchange: str = Field("bitstamp", description="ccxt exchange id for crypto bars")
+    liquidity_exchanges: list[str] = Field(
+        default_factory=lambda: ["coinbase", "binance", "kraken", "bitstamp"],
+        description="ccxt exchange ids whose spot volume is the crypto liquidity yardstick",
+    )
     funds_file: Path | None = Field(None, description="fund registry TOML; built-in if unset")
     neutral_band_pct_adv: float = Field(
         0.1, ge=0, description="|trade| at or below this % of ADV is reported as neutral"
@@ -43,7 +47,10 @@ class Settings(BaseSettings):
     post_time_utc: str = Field("13:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     countdown_steps: list[int] = Field(default_factory=lambda: [9, 4, 1, 0])
     drift_threshold_pct_adv: float | None = Field(
-        1.0, gt=0, description="default drift alert threshold, % of 20-day ADV"
+        None,
+        gt=0,
+        description="default drift alert threshold, % of the liquidity yardstick; unset: the "
+        "per-asset USD defaults chosen from the data (bot/monitors/thresholds.py)",
     )
     drift_threshold_usd: float | None = Field(
         None, gt=0, description="default drift threshold in USD; wins over the % of ADV one"

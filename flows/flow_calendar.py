@@ -35,7 +35,10 @@ LATER_PERIOD = (
     "not happened yet"
 )
 _BLACKOUT_NAMES = {
-    "opens": "{quarter} buyback blackout opens for most S&P 500 companies (est. {share} in)",
+    # The rule of thumb puts every company in from this day, but real windows open over the
+    # weeks around quarter end: no share is claimed at the opening.
+    "opens": "{quarter} buyback blackout season opens: S&P 500 companies enter it from about "
+    "two weeks before quarter end",
     "half_out": "{quarter} buyback blackout: about half of S&P 500 companies out (est. {share} "
     "still in)",
     "mostly_over": "{quarter} buyback blackout mostly over (est. {share} of S&P 500 companies "
@@ -253,7 +256,9 @@ def _buyback_blackout(
             sessions_left=_sessions_left(start, milestone.date),
             source=_BLACKOUT_SOURCES[milestone.method],
             basis=milestone.basis,
-            blackout_share=milestone.share,
+            blackout_share=None
+            if milestone.stage == "opens" and milestone.method == "rule_of_thumb"
+            else milestone.share,
         )
         for milestone in buybacks.blackout_milestones(start, end, known)
     ]

@@ -213,7 +213,7 @@ _FIELDS = {
         "notes",
         "unsized",
     },
-    "fund": {"name", "aum_usd", "rebalance", "aum_source", "weights"},
+    "fund": {"name", "aum_usd", "rebalance", "aum_source", "weights", "kind"},
     "vol_target": {
         "name",
         "underlying",
@@ -227,6 +227,7 @@ _FIELDS = {
 }
 _OPTIONAL = {
     "aum_range_usd",
+    "kind",
     "ticker",
     "issuer",
     "tickers",
@@ -380,7 +381,7 @@ class _Context:
             aum_source=self.text_field("fund", entry, "aum_source"),
             weights=weights,
             id=_slug(entry["name"]),
-            kind="custom",
+            kind=self.text_field("fund", entry, "kind") if "kind" in entry else "custom",
             rule=Rule(schedule),
         )
 

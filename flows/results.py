@@ -97,18 +97,23 @@ class WhatIf(Result):
 
 class RebalanceEstimate(Result):
     funds: list[FundDrift]
-    trade_usd: float
-    """Programs trading this period: real funds plus scenario programs at their central AUM."""
-    direction: Direction
+    trade_usd: float | None
+    """Programs trading this period: real funds plus scenario programs at their central AUM.
+    None (unknown) when no sized program in the registry holds the asset: nothing is modelled,
+    which is not the same as a zero trade."""
+    direction: Direction | None
     pct_adv: float | None
     adv_usd: float | None
-    aum_total_usd: float
+    aum_total_usd: float | None
     what_if: list[WhatIf]
     trade_usd_funds: float = 0.0
     """Real funds only (no scenario program)."""
     trade_usd_range: list[float] = []
     """[low, central, high] of `trade_usd` from the programs' AUM ranges."""
     not_sized: list[NotSizedProgram] = []
+    adv_basis: str | None = None
+    """The liquidity yardstick `adv_usd` / `pct_adv` measure against (flows.liquidity), or
+    why it is unknown when they are null."""
 
 
 class VolTargetFlow(Result):
@@ -255,6 +260,8 @@ class LeveragedEstimate(Result):
     """As on StatusReport: the data ends more than the allowance before today."""
     flow_estimates: list[FlowEstimate] = []
     """The same trade in the shared shape every flow model yields (source `leveraged`)."""
+    adv_basis: str | None = None
+    """The liquidity yardstick `pct_adv` is measured against, or why it is unknown."""
 
 
 # StatusReport names LeveragedEstimate before it is defined.

@@ -12,13 +12,14 @@ from flows import calendar, freshness
 from flows.assets import Asset, AssetClass, get_asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
+from flows.liquidity import DEFAULT_SPOT_EXCHANGES, yardstick
 from flows.marketdata import MarketData
+from flows.marketdata.liquidity import fetch_liquidity
 from flows.models import rebalance as rebalance_model
 from flows.models import vol_target as vol_target_model
 from flows.models.leveraged import estimate_letf
 from flows.rebalance import (
     WHAT_IF_MOVES,
-    average_dollar_volume,
     base_date_for,
     estimate_rebalance,
     not_sized_programs,
@@ -40,6 +41,7 @@ class AnalyticsConfig:
     what_if_moves: tuple[float, ...] = WHAT_IF_MOVES
     bands: dict[AssetClass, RegimeBands] = field(default_factory=lambda: dict(DEFAULT_BANDS))
     with_garch: bool = True
+    spot_exchanges: tuple[str, ...] = DEFAULT_SPOT_EXCHANGES
 
 
 def source_label(market: MarketData) -> str:
@@ -100,11 +102,13 @@ async def build_status(
     asset = resolve_asset(asset_text, registry)
     asked = as_of
     as_of, frames = await load_frames(symbols_for(asset, registry), as_of, market, asset.symbol)
+    # An as-of the user chose is what they asked for; a default one far behind today is news.
+    lag = lag_of(as_of, frames, asset.symbol) if asked is None else None
+    start = as_of - dt.timedelta(days=HISTORY_DAYS)
+    frames |= await fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
     report = status_from_frames(
         asset, as_of, frames, registry, source_label(market), market.is_sample, config
     )
-    # An as-of the user chose is what they asked for; a default one far behind today is news.
-    lag = lag_of(as_of, frames, asset.symbol) if asked is None else None
     return report.model_copy(update={"data_lag": lag}) if lag else report
 
 
@@ -133,7 +137,8 @@ def status_from_frames(
                     "pick a later --as-of"
                 )
     own = _through(frames[asset.symbol], as_of)
-    adv = average_dollar_volume(own, as_of, config.adv_sessions)
+    liquidity = yardstick(asset, as_of, own, frames, config.adv_sessions)
+    adv = liquidity.adv_usd
     rebalance = estimate_rebalance(
         asset.symbol,
         as_of,
@@ -176,9 +181,16 @@ def status_from_frames(
             sessions_left=quarter_end.sessions_left,
             in_window=quarter_end.in_window,
         ),
-        rebalance=rebalance,
+        rebalance=rebalance.model_copy(
+            update={"adv_basis": liquidity.basis}
+            | (
+                {}
+                if rebalance.funds
+                else dict.fromkeys(("trade_usd", "direction", "pct_adv", "aum_total_usd"))
+            )
+        ),
         volatility=volatility,
-        leveraged=leveraged,
+        leveraged=leveraged and leveraged.model_copy(update={"adv_basis": liquidity.basis}),
         flow_estimates=[estimate for estimate in estimates if estimate is not None],
     )
 

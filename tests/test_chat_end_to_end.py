@@ -210,7 +210,7 @@ async def subscription(app: BotApp, side) -> Any:
 
 
 async def test_subscribe_by_slash_command_then_the_alert_arrives_with_its_chart(side, app):
-    reply = await side.command("watch BTC")
+    reply = await side.command("watch BTC quarter_end")
     result = await app.tick(AS_OF)
     await app.dispatcher.drain()
 
@@ -229,7 +229,7 @@ async def test_subscribe_by_slash_command_then_the_alert_arrives_with_its_chart(
 
 
 async def test_a_429_is_sent_once_after_the_retry_after_delay(side, app):
-    await side.command("watch BTC")
+    await side.command("watch BTC quarter_end")
     side.rate_limit_next(1)
     await app.tick(AS_OF)
     await app.dispatcher.drain()
@@ -247,8 +247,8 @@ async def test_a_429_is_sent_once_after_the_retry_after_delay(side, app):
 
 
 async def test_a_forbidden_channel_breaks_its_subscription_and_gets_nothing_more(side, app):
-    await side.command("watch BTC")
-    await side.command("watch BTC", channel=side.other_channel)
+    await side.command("watch BTC quarter_end")
+    await side.command("watch BTC quarter_end", channel=side.other_channel)
     side.forbid()
     await app.tick(AS_OF)
     await app.dispatcher.drain()

@@ -55,6 +55,11 @@ def write_market(directory: Path) -> Path:
             index=pd.DatetimeIndex(days, name="date"),
         )
         frame.to_csv(directory / f"{symbol}.csv", date_format="%Y-%m-%d")
+        if symbol == "BTC":
+            # The documented yardstick file: here spot volume equal to close x volume.
+            (directory / "liquidity").mkdir(exist_ok=True)
+            spot = (frame["close"] * frame["volume"]).rename("traded_value_usd")
+            spot.to_frame().to_csv(directory / "liquidity" / "BTC.csv", date_format="%Y-%m-%d")
     return directory
 
 
@@ -107,6 +112,9 @@ def test_json_answer(inputs, capsys):
         "asks": "direction",
         "sources_assumed": False,
         "unrecognized": [],
+        "fund_kinds": [],
+        "kind_words": [],
+        "not_modelled": [],
     }
     summary = payload["answer"]
     assert summary["verdict"] == "sell_pressure"
@@ -203,7 +211,8 @@ async def test_answer_message_leads_with_the_verdict(inputs):
     assert fields["Est. trade"] == "SELL $48.5m"
     assert "Mon 2024-06-24 → Fri 2024-06-28" in fields["Window"]
     assert "BTC +50.0%" in fields["Drift since base date"]
-    assert fields["What-if: BTC moves by the window"].count("|") == 3
+    label = "What-if: BTC moves from the 2024-06-20 close before the first rebalance"
+    assert fields[label].count("|") == 3
     assert message.body is not None and "Model 60/38/2" in message.body
     assert max(len(line) for line in message.body.splitlines()) <= 60  # fits a chat code block
     assert message.footer is not None and "illustrative AUM" in message.footer

@@ -194,6 +194,11 @@ def _realized(closes: list[float]) -> float:
 
 def test_status_json_gives_the_numbers_defined_in_the_issue(market_dir, funds_file, capsys):
     frames = build_market(market_dir)  # same seeds: the same prices the fixture wrote
+    # The yardstick: BTC spot volume on major exchanges, supplied as liquidity/BTC.csv.
+    btc = frames["BTC"]
+    spot = (btc["close"] * btc["volume"] * 3.0).rename("traded_value_usd")
+    (market_dir / "liquidity").mkdir()
+    spot.to_frame().to_csv(market_dir / "liquidity" / "BTC.csv", index_label="date")
     argv = ["status", "BTC", "--as-of", "2024-03-25", "--source", str(market_dir)]
     code, out, err = run([*argv, "--funds", str(funds_file), "--json"], capsys)
     assert code == 0, err
@@ -237,9 +242,9 @@ def test_status_json_gives_the_numbers_defined_in_the_issue(market_dir, funds_fi
     total = model["trade_usd"] + monthly["trade_usd"]
     assert rebalance["trade_usd"] == pytest.approx(total, rel=1e-12)
     assert rebalance["aum_total_usd"] == 6.0e9
-    btc = frames["BTC"]
-    adv = float((btc["close"] * btc["volume"]).loc[: pd.Timestamp(AS_OF)].tail(20).mean())
+    adv = float(spot.loc[: pd.Timestamp(AS_OF)].tail(20).mean())
     assert rebalance["adv_usd"] == pytest.approx(adv, rel=1e-9)
+    assert "liquidity/BTC.csv" in rebalance["adv_basis"]
     assert rebalance["pct_adv"] == pytest.approx(100 * abs(total) / adv, rel=1e-9)
     # Outside the default neutral band (a % of ADV): a sell.
     band_pct = Settings.model_fields["neutral_band_pct_adv"].default
@@ -550,3 +555,17 @@ def test_help_exits_zero(capsys):
     code, out, _ = run(["--help"], capsys)
     assert code == 0
     assert "status" in out and "calendar" in out
+
+
+def test_without_a_yardstick_the_share_of_liquidity_is_unknown_with_the_reason(
+    market_dir, funds_file, capsys
+):
+    argv = ["status", "BTC", "--as-of", "2024-03-25", "--source", str(market_dir)]
+    code, out, err = run([*argv, "--funds", str(funds_file), "--json"], capsys)
+    assert code == 0, err
+    rebalance = json.loads(out)["rebalance"]
+    # Yahoo's aggregate BTC volume is not the yardstick: without spot volume, unknown.
+    assert rebalance["trade_usd"] != 0
+    assert rebalance["adv_usd"] is None and rebalance["pct_adv"] is None
+    assert "spot volume" in rebalance["adv_basis"]
+    assert "liquidity/BTC.csv" in rebalance["adv_basis"]

@@ -396,7 +396,9 @@ def test_blackout_milestones_are_sessions_with_falling_shares():
     # The day before the half-out milestone more than half were still in.
     assert blackout_estimate(calendar.previous_session(half.date)).share > 0.5
     events = flow_calendar(D(2026, 9, 1), D(2026, 12, 1), ["buyback_blackout"])
-    assert [e.blackout_share for e in events] == [m.share for m in milestones]
+    # The rule of thumb's "everyone in" at the opening is not claimed as an estimate.
+    assert [e.blackout_share for e in events] == [None, half.share, mostly.share]
+    assert "100%" not in events[0].name and "opens" in events[0].name
     assert all(e.source.startswith("estimate") for e in events)
 
 

@@ -587,10 +587,18 @@ async def test_yahoo_rate_limit_is_retried_then_reported():
 
 
 async def test_yahoo_network_error_is_retried_then_reported():
-    fake = FakeYahoo(errors=[ConnectionError("Failed to resolve query2.finance.yahoo.com")] * 3)
+    fake = FakeYahoo(errors=[ConnectionError("Connection reset by peer")] * 3)
     with pytest.raises(MarketDataError, match="network error reaching Yahoo Finance for SPY"):
         await yahoo_source(fake).fetch("SPY", dt.date(2024, 12, 2), dt.date(2024, 12, 31))
     assert len(fake.calls) == 3
+
+
+async def test_yahoo_name_resolution_failure_is_not_retried_nor_blamed_on_yahoo():
+    fake = FakeYahoo(errors=[ConnectionError("Failed to resolve query2.finance.yahoo.com")] * 3)
+    with pytest.raises(MarketDataError, match="no network: cannot resolve") as caught:
+        await yahoo_source(fake).fetch("SPY", dt.date(2024, 12, 2), dt.date(2024, 12, 31))
+    assert "--source sample" in str(caught.value) and "Yahoo Finance" not in str(caught.value)
+    assert len(fake.calls) == 1
 
 
 async def test_yahoo_missing_ticker_is_not_retried():

@@ -102,22 +102,47 @@ def test_countdown_fires_once_per_step_and_catches_up_once() -> None:
     assert [e.key for e in events] == ["quarter_end:BTC:2024Q2:9"]
 
 
-def test_drift_alerts_on_crossing_doubling_and_falling_back_not_every_tick() -> None:
+def test_drift_alerts_only_when_a_higher_step_than_any_fired_this_period_is_crossed() -> None:
     threshold = [DriftThreshold(usd=100e6)]
     state = None
     seen = []
-    for trade in (-50e6, -120e6, -130e6, -150e6, -210e6, -260e6, -195e6, -95e6, -85e6, 40e6):
+    trades = (-50e6, -120e6, -130e6, -150e6, -210e6, -260e6, -195e6, -95e6, -85e6, 40e6)
+    for trade in trades:
         events, state = evaluate_drift(report(trade_usd=trade), state, threshold)
         seen += [(trade, event.detail["change"]) for event in events]
-    assert seen == [
-        (-120e6, "crossed"),
-        (-210e6, "grew past 2x"),
-        (-85e6, "fell back below"),
-    ]
-    # Hysteresis: -95m is within 10% of the 100m line, so no flapping at -95m.
-    flip_events, _ = evaluate_drift(report(trade_usd=150e6), state, threshold)
-    assert [e.detail["change"] for e in flip_events] == ["crossed"]
-    assert flip_events[0].direction == "buy"
+    # Falling back is not news, nor is the same step reached again with a smaller figure.
+    assert seen == [(-120e6, "crossed"), (-210e6, "grew past 2x")]
+    for trade in (-120e6, -230e6, 150e6, 250e6):
+        assert evaluate_drift(report(trade_usd=trade), state, threshold)[0] == []
+        state = evaluate_drift(report(trade_usd=trade), state, threshold)[1]
+    # Only a higher step (4x) fires again, whichever side it is on.
+    events, state = evaluate_drift(report(trade_usd=450e6), state, threshold)
+    assert [e.detail["change"] for e in events] == ["grew past 4x"]
+    assert events[0].direction == "buy"
+    assert events[0].key == "drift:BTC:2024Q1:usd:1e+08:3"
+    # A new period starts afresh.
+    events, _ = evaluate_drift(report(trade_usd=-120e6, quarter="2024Q2"), state, threshold)
+    assert [e.detail["change"] for e in events] == ["crossed"]
+
+
+def test_no_drift_or_countdown_alert_on_a_saturday_and_crypto_vol_alerts_any_day() -> None:
+    from bot.monitors.evaluate import evaluate_monitors
+
+    saturday = dt.date(2024, 6, 1)
+    thresholds = [DriftThreshold(usd=100e6)]
+    for asset in ("SPY", "BTC"):
+        weekend = report(trade_usd=-5e8, sessions_left=4, regime="stressed", as_of=saturday)
+        weekend = weekend.model_copy(update={"asset": asset})
+        states = {"vol_regime": {"regime": "normal"}}
+        events, new_states = evaluate_monitors(weekend, states, STEPS, thresholds)
+        kinds = [event.kind for event in events]
+        assert "drift" not in kinds and "quarter_end" not in kinds
+        # The market of the asset decides volatility alerts: crypto trades on Saturdays.
+        assert kinds == (["vol_regime"] if asset == "BTC" else [])
+        # Monday, a session: the drift and countdown fire then.
+        monday = weekend.model_copy(update={"as_of": dt.date(2024, 6, 3)})
+        events, _ = evaluate_monitors(monday, new_states, STEPS, thresholds)
+        assert {"drift", "quarter_end"} <= {event.kind for event in events}
 
 
 def test_drift_threshold_in_pct_of_adv_and_unknown_volume() -> None:

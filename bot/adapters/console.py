@@ -50,7 +50,9 @@ class ConsoleAdapter(ChatAdapter):
         )
 
     def print(self, text: str) -> None:
-        self.output.write(text + "\n")
+        # Backticks are chat markup (code spans in Slack and Discord); a terminal shows them
+        # literally, so the console drops them.
+        self.output.write(text.replace("`", "") + "\n")
         self.output.flush()
 
     async def start(self, handle_command: CommandHandler) -> None:

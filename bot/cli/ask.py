@@ -50,7 +50,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.as_of is not None and args.as_of > today:
         raise InputError(f"--as-of {args.as_of} is in the future; today is {today} (UTC)")
     settings, registry, market = load_inputs(args)
-    config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
+    config = AnalyticsConfig(
+        neutral_band_pct_adv=settings.neutral_band_pct_adv,
+        spot_exchanges=tuple(settings.liquidity_exchanges),
+    )
     funds = leveraged_funds_asked(args.question, registry)
 
     answer = run_with_live_aum(

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threshold",
         metavar="USD|PCT%",
-        help="drift threshold, e.g. 250m (USD) or 2%% (of ADV); default: the settings, 1%% of ADV",
+        help="drift threshold, e.g. 250m (USD) or 2%% (of the liquidity yardstick); default: "
+        "the settings, else per asset from the data (SPY 10bn, BTC 100m, ETH 50m)",
     )
     add_source_options(parser)
     add_json_option(parser)
@@ -47,10 +48,16 @@ def handle(args: argparse.Namespace) -> int:
             parsed = parse_threshold(args.threshold)
         except CommandError as exc:
             raise InputError(f"--threshold: {exc}") from None
-        threshold = DriftThreshold(usd=parsed.usd, pct_adv=parsed.pct_adv)
+        thresholds = {
+            a: [DriftThreshold(usd=parsed.usd, pct_adv=parsed.pct_adv)] for a in args.watch
+        }
     else:
-        threshold = default_threshold(settings)
-    config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False)
+        thresholds = {asset: [default_threshold(settings, asset)] for asset in args.watch}
+    config = AnalyticsConfig(
+        neutral_band_pct_adv=settings.neutral_band_pct_adv,
+        spot_exchanges=tuple(settings.liquidity_exchanges),
+        with_garch=False,
+    )
 
     events = run_with_market(
         market,
@@ -61,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
             market,
             registry,
             settings.countdown_steps,
-            [threshold],
+            thresholds,
             config,
         ),
     )

@@ -35,7 +35,10 @@ def handle(args: argparse.Namespace) -> int:
     from flows.status import AnalyticsConfig, build_status, resolve_asset
 
     settings, registry, market = load_inputs(args)
-    config = AnalyticsConfig(neutral_band_pct_adv=settings.neutral_band_pct_adv)
+    config = AnalyticsConfig(
+        neutral_band_pct_adv=settings.neutral_band_pct_adv,
+        spot_exchanges=tuple(settings.liquidity_exchanges),
+    )
 
     # The status's `leveraged` part reads each fund's AUM from the registry it is given.
     symbol = resolve_asset(args.asset, registry).symbol

@@ -128,24 +128,51 @@ class CommandService:
             )
         if self.on_subscribed:
             await self.on_subscribed()
-        threshold_text = threshold.describe() if threshold else self._default_threshold()
         return Message(
             title=f"Watching {command.asset}",
             summary=f"{where.capitalize()} will get {', '.join(command.kinds)} alerts "
             f"for {command.asset}.",
-            fields=[
-                MessageField(label="Drift threshold", value=threshold_text),
+            fields=self._watch_fields(command),
+        )
+
+    def _watch_fields(self, command: ParsedCommand) -> list[MessageField]:
+        """Only what this subscription subscribed to: no drift threshold for a letf-only watch,
+        no countdown date without quarter_end."""
+        kinds = set(command.kinds)
+        fields: list[MessageField] = []
+        if "drift" in kinds:
+            threshold = command.threshold
+            fields.append(
+                MessageField(
+                    label="Drift threshold",
+                    value=threshold.describe()
+                    if threshold
+                    else self._default_threshold(command.asset),
+                )
+            )
+        if "quarter_end" in kinds:
+            fields.append(
                 MessageField(
                     label="Countdown steps",
                     value=", ".join(str(s) for s in self.settings.countdown_steps)
                     + " sessions left",
-                ),
+                )
+            )
+            fields.append(MessageField(label="Next countdown alert", value=self._next_countdown()))
+        if "letf" in kinds:
+            fields.append(
                 MessageField(
-                    label="Checks run daily at", value=f"{self.settings.post_time_utc} UTC"
-                ),
-                MessageField(label="Next countdown alert", value=self._next_countdown()),
-            ],
+                    label="Leveraged-ETF alert",
+                    value=f"{self.settings.letf_minutes_before_close} min before the US close "
+                    f"when the estimate exceeds {usd(self.settings.letf_threshold_usd)}",
+                )
+            )
+        if "vol" in kinds:
+            fields.append(MessageField(label="Volatility alert", value="when the regime changes"))
+        fields.append(
+            MessageField(label="Checks run daily at", value=f"{self.settings.post_time_utc} UTC")
         )
+        return fields
 
     def _next_countdown(self) -> str:
         """When the next quarter-end countdown step falls, so a new subscriber knows when to
@@ -164,10 +191,14 @@ class CommandService:
                 return f"{day:%a %b %d} ({step} sessions left to {quarter.quarter} end)"
         return f"next quarter ({left} sessions left to {quarter.quarter} end)"
 
-    def _default_threshold(self) -> str:
+    def _default_threshold(self, asset: str) -> str:
+        from bot.monitors.thresholds import default_drift_usd
+
         if self.settings.drift_threshold_usd:
             return f"{usd(self.settings.drift_threshold_usd)} (default)"
-        return f"{self.settings.drift_threshold_pct_adv:g}% of ADV (default)"
+        if self.settings.drift_threshold_pct_adv:
+            return f"{self.settings.drift_threshold_pct_adv:g}% of liquidity (default)"
+        return f"{usd(default_drift_usd(asset))}, then each doubling (default)"
 
     async def _cmd_unwatch(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         self._require_manage(ctx, command.dm)
@@ -238,7 +269,7 @@ class CommandService:
         return Message(title="Unmuted", summary="Alerts in this channel resume.")
 
     async def _cmd_status(self, ctx: CommandContext, command: ParsedCommand) -> Message:
-        from bot.render.charts import weight_path_chart
+        from bot.render.charts import headline_chart
         from bot.render.messages import status_message
         from flows.status import AnalyticsConfig, build_status
 
@@ -249,9 +280,12 @@ class CommandService:
                 market,
                 await self._live_registry(market),
                 None,
-                AnalyticsConfig(neutral_band_pct_adv=self.settings.neutral_band_pct_adv),
+                AnalyticsConfig(
+                    neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
+                    spot_exchanges=tuple(self.settings.liquidity_exchanges),
+                ),
             )
-            chart = await self._status_chart(report, market, weight_path_chart)
+            chart = await self._status_chart(report, market, headline_chart)
         finally:
             await market.close()
         return status_message(report, chart)
@@ -266,19 +300,18 @@ class CommandService:
         return await self._reference(market).registry_with_live_aum(self.registry)
 
     async def _status_chart(self, report, market: MarketData, draw) -> Path | None:
+        """The headline's chart: the total trade over the quarter, stacked by program."""
         funds = self.registry.holding(report.asset)
-        multi = [f for f in funds if len(f.weights) > 1]
-        if not multi:
-            return None
-        fund = max(multi, key=lambda f: f.aum_usd)
-        start = report.as_of - dt.timedelta(days=120)
-        frames = await market.bars_many(set(fund.weights), start, report.as_of)
+        if report.rebalance.trade_usd is None or not funds:
+            return None  # nothing sized: no headline to chart
+        # The quarter so far plus a year before it (annual programs' first base date).
+        start = report.as_of - dt.timedelta(days=460)
+        symbols = set().union(*(fund.weights for fund in funds))
+        frames = await market.bars_many(symbols, start, report.as_of)
         closes = {symbol: frame["adj_close"] for symbol, frame in frames.items()}
         path = self.settings.chart_dir / f"status-{report.asset}-{report.as_of}.png"
         try:
-            return await asyncio.to_thread(
-                draw, report.asset, fund, closes, report.as_of, path, report.sample
-            )
+            return await asyncio.to_thread(draw, report, funds, closes, path)
         except Exception:
             log.exception("status chart for %s failed", report.asset)
             return None
@@ -300,20 +333,45 @@ class CommandService:
     async def _cmd_calendar(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.render.calendar_text import render_calendar_text
         from flows.buybacks import blackout_for
+        from flows.event_sizing import load_period_end_sizing
         from flows.flow_calendar import flow_calendar
+        from flows.status import source_label
 
         start = self.clock().date()
         market = self.market_factory()
         try:
             known = await self._reference(market).known_reports()
+            # The bot has market data: size the month- and quarter-end trades as the CLI does
+            # (a data failure gives unknown trades with the reason, not a failed command).
+            sizing = await load_period_end_sizing(
+                start,
+                market,
+                self.registry,
+                source_label(market),
+                self.settings.neutral_band_pct_adv,
+            )
         finally:
             await market.close()
         end = start + dt.timedelta(days=(command.days or 30) - 1)
-        events = flow_calendar(start, end, known_reports=known)
+        events = flow_calendar(start, end, sizing=sizing, known_reports=known)
         blackout = blackout_for(start, known)
-        text = render_calendar_text(events, start, command.days or 30, blackout=blackout)
+        text = render_calendar_text(
+            events,
+            start,
+            command.days or 30,
+            blackout=blackout,
+            sized=True,
+            sample=market.is_sample,
+        )
+        if market.is_sample:
+            text = text.split("\n", 2)[2]  # the SAMPLE banner: the message carries sample=True
         title, _, body = text.partition("\n")
-        return Message(title=title, summary=f"{len(events)} event(s)", body=body)
+        return Message(
+            title=title,
+            summary=f"{len(events)} event(s)",
+            body=body,
+            sample=market.is_sample,
+        )
 
     async def _cmd_positioning(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.positioning_cache import positioning_config, positioning_for_market

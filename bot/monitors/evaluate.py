@@ -2,7 +2,14 @@
 
 State is a plain dict per (monitor, asset) so it can be stored as JSON:
 - quarter_end: {"quarter": "2026Q4", "fired": [9, 4]}
-- drift: {"period": "2026Q4", "levels": {"usd:1e+08": -2}, "seq": {"usd:1e+08": 3}}
+- drift: {"period": "2026Q4", "levels": {"usd:1e+08": -2}, "seq": {"usd:1e+08": 3},
+  "fired": {"usd:1e+08": 2}} (the highest step announced this period)
+
+When alerts may fire (docs/trust.md): month/quarter-end countdowns and drift alerts are about
+funds that trade at the NYSE close, so they fire on NYSE sessions only, for crypto too (a weekend
+move is announced on the next session, when the funds can act on it). A volatility-regime
+change fires on a session of the asset's own market: every day for crypto, NYSE sessions for
+the rest.
 - vol_regime: {"regime": "elevated"}
 """
 
@@ -15,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.messages import Message
+from flows import calendar
+from flows.assets import is_crypto
 from flows.results import Direction, StatusReport
 
 AlertKind = Literal[
@@ -46,7 +55,10 @@ class DriftThreshold:
         return f"usd:{self.usd:.6g}" if self.usd is not None else f"adv:{self.pct_adv:.6g}"
 
     def magnitude(self, report: StatusReport) -> float | None:
-        """|trade| in this threshold's unit; None when it cannot be measured (no volume)."""
+        """|trade| in this threshold's unit; None when it cannot be measured (no volume, or
+        no program holds the asset)."""
+        if report.rebalance.trade_usd is None:
+            return None
         if self.usd is not None:
             return abs(report.rebalance.trade_usd)
         return report.rebalance.pct_adv
@@ -141,14 +153,16 @@ def _level(magnitude: float, threshold: float, previous: int) -> int:
 def evaluate_drift(
     report: StatusReport, state: dict | None, thresholds: Iterable[DriftThreshold]
 ) -> tuple[list[AlertEvent], dict]:
-    """One alert when the trade crosses a threshold, another when it grows past the next
-    multiple or falls back under; nothing while it stays in the same band."""
+    """One alert when the trade crosses a step (the threshold, then 2x, 4x ...) that is higher
+    than any step already fired for the period; a smaller figure at a step already announced,
+    or a fall back under the threshold, is not news and posts nothing."""
     period = report.quarter_end.quarter
     if not state or state.get("period") != period:
-        state = {"period": period, "levels": {}, "seq": {}}
+        state = {"period": period, "levels": {}, "seq": {}, "fired": {}}
     levels, seqs = dict(state["levels"]), dict(state["seq"])
+    fired = dict(state.get("fired", {}))
     rebalance = report.rebalance
-    sign = 1 if rebalance.trade_usd > 0 else -1
+    sign = 1 if (rebalance.trade_usd or 0.0) > 0 else -1
     events = []
     for threshold in thresholds:
         magnitude = threshold.magnitude(report)
@@ -158,17 +172,12 @@ def evaluate_drift(
         same_side = previous == 0 or (previous > 0) == (sign > 0)
         level = sign * _level(magnitude, threshold.step, abs(previous) if same_side else 0)
         levels[threshold.id] = level
-        grew = abs(level) > abs(previous) or (level != 0 and not same_side)
-        fell_back = level == 0 and previous != 0
-        if not (grew or fell_back):
+        highest = int(fired.get(threshold.id, 0))
+        if abs(level) <= highest:
             continue
+        fired[threshold.id] = abs(level)
         seqs[threshold.id] = int(seqs.get(threshold.id, 0)) + 1
-        if fell_back:
-            what = "fell back below"
-        elif abs(level) == 1 or previous == 0 or not same_side:
-            what = "crossed"
-        else:
-            what = f"grew past {2 ** (abs(level) - 1)}x"
+        what = "crossed" if abs(level) == 1 else f"grew past {2 ** (abs(level) - 1)}x"
         events.append(
             AlertEvent(
                 kind="drift",
@@ -187,7 +196,7 @@ def evaluate_drift(
                 detail={"level": level, "previous_level": previous, "change": what},
             )
         )
-    return events, {"period": period, "levels": levels, "seq": seqs}
+    return events, {"period": period, "levels": levels, "seq": seqs, "fired": fired}
 
 
 def _threshold_text(threshold: DriftThreshold) -> str:
@@ -233,6 +242,13 @@ def evaluate_vol_regime(report: StatusReport, state: dict | None) -> tuple[list[
 MONITORS = ("quarter_end", "drift", "vol_regime")
 
 
+def is_alert_day(kind: str, asset: str, day: dt.date) -> bool:
+    """Whether monitor `kind` on `asset` may fire on `day` (see the module docstring)."""
+    if kind == "vol_regime" and is_crypto(asset):
+        return True
+    return calendar.is_session(day)
+
+
 def evaluate_monitors(
     report: StatusReport,
     states: dict[str, dict | None],
@@ -246,6 +262,11 @@ def evaluate_monitors(
     new_states: dict[str, dict] = {}
     for kind in monitors:
         state = states.get(kind)
+        if not is_alert_day(kind, report.asset, report.as_of):
+            # Nothing is evaluated on a day the monitor's market is closed: state unchanged.
+            if state is not None:
+                new_states[kind] = state
+            continue
         if kind == "quarter_end":
             fired, new_states[kind] = evaluate_quarter_end(report, state, steps)
         elif kind == "drift":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -18,6 +18,7 @@ from flows.assets import Asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
+from flows.marketdata.liquidity import fetch_liquidity
 from flows.status import (
     HISTORY_DAYS,
     AnalyticsConfig,
@@ -35,19 +36,24 @@ async def replay(
     market: MarketData,
     registry: FundRegistry,
     steps: Sequence[int],
-    thresholds: Sequence[DriftThreshold],
+    thresholds: Sequence[DriftThreshold] | Mapping[str, Sequence[DriftThreshold]],
     config: AnalyticsConfig | None = None,
     monitors: Sequence[str] = MONITORS,
 ) -> list[AlertEvent]:
-    """Every alert that would have fired between `start` and `end`, in order."""
+    """Every alert that would have fired between `start` and `end`, in order. `thresholds` is
+    one list for every asset or a list per asset as typed (`--watch` text)."""
     if end < start:
         raise InputError(f"--to {end} is before --from {start}")
     config = config or AnalyticsConfig(with_garch=False)
     assets: list[Asset] = []
+    per_asset: dict[str, Sequence[DriftThreshold]] = {}
     for text in asset_texts:
         asset = resolve_asset(text, registry)
         if asset not in assets:
             assets.append(asset)
+        per_asset[asset.symbol] = (
+            thresholds.get(text, []) if isinstance(thresholds, Mapping) else thresholds
+        )
     symbols = set().union(*(symbols_for(asset, registry) for asset in assets))
     frames = await market.bars_many(symbols, start - dt.timedelta(days=HISTORY_DAYS), end)
     # The last replayed day must be covered like any as-of: a series that stops early would
@@ -61,6 +67,10 @@ async def replay(
         first = frame.index[0].date()
         if first > start:
             raise InputError(f"{symbol} data starts {first}; pass --from after {first}")
+    for asset in assets:
+        frames |= await fetch_liquidity(
+            market, asset, start - dt.timedelta(days=HISTORY_DAYS), end, config.spot_exchanges
+        )
     label = source_label(market)
     states: dict[str, dict[str, dict]] = {}
     events: list[AlertEvent] = []
@@ -71,7 +81,7 @@ async def replay(
                 asset, as_of, frames, registry, label, market.is_sample, config
             )
             fired, states[asset.symbol] = evaluate_monitors(
-                report, states.get(asset.symbol, {}), steps, thresholds, monitors
+                report, states.get(asset.symbol, {}), steps, per_asset[asset.symbol], monitors
             )
             events.extend(fired)
     return events

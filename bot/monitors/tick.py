@@ -20,6 +20,7 @@ from bot.monitors.evaluate import (
     evaluate_monitors,
 )
 from bot.monitors.flow_events import calendar_events, letf_event
+from bot.monitors.thresholds import default_drift_usd
 from bot.monitors.track_line import quarter_end_record_line
 from bot.monitors.track_live import record_live_calls
 from bot.render.messages import alert_message
@@ -28,6 +29,7 @@ from flows import freshness
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
+from flows.marketdata.liquidity import fetch_liquidity
 from flows.status import (
     HISTORY_DAYS,
     AnalyticsConfig,
@@ -56,14 +58,17 @@ def subscription_threshold(subscription, settings: Settings) -> DriftThreshold:
         return DriftThreshold(usd=subscription.threshold_usd)
     if subscription.threshold_pct_adv:
         return DriftThreshold(pct_adv=subscription.threshold_pct_adv)
-    return default_threshold(settings)
+    return default_threshold(settings, subscription.asset)
 
 
-def default_threshold(settings: Settings) -> DriftThreshold:
-    """The drift threshold of subscriptions that set none: USD when configured, else % of ADV."""
+def default_threshold(settings: Settings, asset: str) -> DriftThreshold:
+    """The drift threshold of subscriptions that set none: the configured USD or % of the
+    liquidity yardstick when set, else the per-asset default chosen from the data."""
     if settings.drift_threshold_usd:
         return DriftThreshold(usd=settings.drift_threshold_usd)
-    return DriftThreshold(pct_adv=settings.drift_threshold_pct_adv or 1.0)
+    if settings.drift_threshold_pct_adv:
+        return DriftThreshold(pct_adv=settings.drift_threshold_pct_adv)
+    return DriftThreshold(usd=default_drift_usd(asset))
 
 
 def _audience(event: AlertEvent, subscriptions: Sequence, settings: Settings) -> list[int]:
@@ -93,7 +98,9 @@ async def run_tick(
     today = freshness.today_utc()
     as_of = as_of or today
     config = config or AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
+        neutral_band_pct_adv=settings.neutral_band_pct_adv,
+        with_garch=False,
+        spot_exchanges=tuple(settings.liquidity_exchanges),
     )
     result = TickResult(as_of=as_of)
     by_asset = await store.active_subscriptions_by_asset(await store.watched_assets())
@@ -120,6 +127,9 @@ async def run_tick(
         else:
             frames[symbol] = frame
 
+    for asset in assets.values():
+        # The liquidity yardstick each % threshold and % of liquidity is measured against.
+        frames |= await fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
     kinds_states = {kind: await store.get_states(kind, assets) for kind in MONITORS}
     known_reports = None
     if any("calendar" in s.alert_kinds for subs in by_asset.values() for s in subs):
@@ -310,7 +320,7 @@ async def _latest_price(market: MarketData, symbol: str) -> float | None:
 async def _chart_for(
     event: AlertEvent, frames, registry: FundRegistry, chart_dir: Path
 ) -> Path | None:
-    from bot.render.charts import vol_chart, weight_path_chart
+    from bot.render.charts import headline_chart, vol_chart
     from flows.assets import get_asset
     from flows.volatility import DEFAULT_BANDS
 
@@ -332,14 +342,12 @@ async def _chart_for(
                 path,
                 report.sample,
             )
-        funds = [f for f in registry.holding(report.asset) if len(f.weights) > 1]
-        if not funds:
-            return None
-        fund = max(funds, key=lambda f: f.aum_usd)
-        closes = {symbol: frames[symbol]["adj_close"] for symbol in fund.weights}
-        return await asyncio.to_thread(
-            weight_path_chart, report.asset, fund, closes, report.as_of, path, report.sample
-        )
+        funds = registry.holding(report.asset)
+        if report.rebalance.trade_usd is None or not funds:
+            return None  # nothing sized: no headline to chart
+        symbols = set().union(*(fund.weights for fund in funds))
+        closes = {symbol: frames[symbol]["adj_close"] for symbol in symbols}
+        return await asyncio.to_thread(headline_chart, report, funds, closes, path)
     except Exception:
         log.exception("chart for %s failed; the alert goes without it", event.key)
         return None

@@ -8,7 +8,7 @@ from bot.messages import Message, MessageField, Tone
 from bot.render.numbers import pct, pct_points, trade, usd
 from bot.render.status_text import SAMPLE_BANNER
 from flows.questions.results import Answer, AssetAnswer, RebalanceFundFlow, VolTargetFundFlow
-from flows.questions.wording import CAPABILITY, window_phrase
+from flows.questions.wording import CAPABILITY, what_if_move_phrase, window_phrase
 from flows.results import WhatIf
 
 VERDICT_LABELS = {
@@ -16,10 +16,10 @@ VERDICT_LABELS = {
     "buy_pressure": "BUYING PRESSURE",
     "neutral": "NO MATERIAL PRESSURE",
     "unknown": "CANNOT TELL",
+    "mixed": "EACH ASSET ITS OWN WAY",
 }
 _TONES: dict[str, Tone] = {"sell_pressure": "sell", "buy_pressure": "buy", "neutral": "neutral"}
 MAX_FUND_ROWS = 12
-COMPACT_NAME = 28
 WRAP = 100
 
 
@@ -37,10 +37,6 @@ def _subject(answer: Answer) -> str:
     if len(assets) <= 1:
         return "".join(assets) or "flows"
     return ", ".join(assets[:-1]) + " and " + assets[-1]
-
-
-def _moves(answer: Answer) -> str:
-    return "move" if len(answer.parsed.assets) > 1 else "moves"
 
 
 def window_line(answer: Answer) -> str:
@@ -70,18 +66,46 @@ _REASONS = {
 }
 
 
+def _volatility_headline(answer: Answer) -> str:
+    """'VOLATILITY — BTC: normal, GARCH 5-day 48% · ETH: elevated, GARCH 5-day 70%'."""
+    parts = []
+    for item in answer.breakdown:
+        vol = item.volatility
+        if vol is None:
+            parts.append(f"{item.asset}: unknown")
+            continue
+        forecast = f", GARCH 5-day {pct(vol.garch_5d, 0)}" if vol.garch_5d is not None else ""
+        parts.append(
+            f"{item.asset}: {vol.regime or 'unknown'} regime, realized {pct(vol.realized, 0)}"
+            f"{forecast}"
+        )
+    return "VOLATILITY — " + " · ".join(parts)
+
+
+def _per_asset_headline(answer: Answer) -> str:
+    """'BTC SELL $80m (0.9% of liquidity) · ETH BUY $10m (…)': never netted."""
+    label = VERDICT_LABELS[answer.answer.verdict]
+    return f"{label} — " + " · ".join(
+        f"{item.asset} {_asset_value(item)}" for item in answer.breakdown
+    )
+
+
 def headline(answer: Answer) -> str:
     """'SELLING PRESSURE — SELL $120m of BTC (0.47% of ADV)'."""
     summary = answer.answer
     label = VERDICT_LABELS[summary.verdict]
+    if answer.parsed.asks == "volatility" and any(i.volatility for i in answer.breakdown):
+        return _volatility_headline(answer)
+    if len(answer.breakdown) > 1 and summary.reason is None:
+        return _per_asset_headline(answer)
     if summary.trade_usd is None:
         reason = _REASONS.get(summary.reason or "", "")
         return f"{label} — {reason}" if reason else label
     amount = trade(summary.trade_usd, _direction(summary.verdict))
     adv = (
-        f"{pct_points(summary.pct_adv)} of ADV {usd(summary.adv_usd)}"
+        f"{pct_points(summary.pct_adv)} of liquidity {usd(summary.adv_usd)}"
         if summary.adv_usd
-        else "ADV unknown"
+        else "share of liquidity unknown"
     )
     return f"{label} — {amount} of {_subject(answer)} ({adv})"
 
@@ -161,7 +185,8 @@ def _note_lines(answer: Answer) -> list[str]:
 def _asset_value(item: AssetAnswer) -> str:
     if item.trade_usd is None:
         return "unknown"
-    return f"{trade(item.trade_usd, _direction(item.verdict))} · {pct_points(item.pct_adv)} of ADV"
+    share = f"{pct_points(item.pct_adv)} of liquidity" if item.pct_adv is not None else "% unknown"
+    return f"{trade(item.trade_usd, _direction(item.verdict))} · {share}"
 
 
 def answer_message(answer: Answer) -> Message:
@@ -189,14 +214,17 @@ def answer_message(answer: Answer) -> Message:
             ephemeral=True,
             notice=answer.data_lag.line if answer.data_lag else None,
         )
-    fields = [
-        MessageField(label="Verdict", value=VERDICT_LABELS[summary.verdict].capitalize()),
-        MessageField(
-            label="Est. trade", value=trade(summary.trade_usd, _direction(summary.verdict))
-        ),
-        MessageField(label="% of ADV", value=pct_points(summary.pct_adv)),
-        MessageField(label="Window", value=window_line(answer), inline=False),
-    ]
+    volatility = answer.parsed.asks == "volatility" and any(i.volatility for i in answer.breakdown)
+    verdict = "volatility" if volatility else VERDICT_LABELS[summary.verdict].lower()
+    fields = [MessageField(label="Verdict", value=verdict.capitalize())]
+    if len(answer.breakdown) <= 1:
+        fields += [
+            MessageField(
+                label="Est. trade", value=trade(summary.trade_usd, _direction(summary.verdict))
+            ),
+            MessageField(label="% of ADV", value=pct_points(summary.pct_adv)),
+        ]
+    fields.append(MessageField(label="Window", value=window_line(answer), inline=False))
     if len(answer.breakdown) > 1:
         fields += [MessageField(label=i.asset, value=_asset_value(i)) for i in answer.breakdown]
     drift = _drift_lines(answer)
@@ -207,7 +235,7 @@ def answer_message(answer: Answer) -> Message:
     if answer.what_if:
         fields.append(
             MessageField(
-                label=f"What-if: {_subject(answer)} {_moves(answer)} by the window",
+                label=f"What-if: {what_if_move_phrase(answer)}",
                 value=what_if_line(answer.what_if),
                 inline=False,
             )
@@ -224,7 +252,7 @@ def answer_message(answer: Answer) -> Message:
         fields.append(MessageField(label="Notes", value="\n".join(notes), inline=False))
     title = f"{_subject(answer)} · {answer.parsed.window.label or 'flows'}"
     return Message(
-        title=f"{title} — {VERDICT_LABELS[summary.verdict].lower()}",
+        title=f"{title} — {verdict}",
         summary=_summary(answer),
         fields=fields,
         body=fund_table(answer, compact=True) or None,
@@ -237,6 +265,10 @@ def answer_message(answer: Answer) -> Message:
 
 def _summary(answer: Answer) -> str:
     summary = answer.answer
+    if answer.parsed.asks == "volatility" and any(i.volatility for i in answer.breakdown):
+        return _volatility_headline(answer).removeprefix("VOLATILITY — ")
+    if len(answer.breakdown) > 1 and summary.reason is None:
+        return _per_asset_headline(answer)
     if summary.trade_usd is None:
         return (
             f"Cannot tell yet: the flow in this window depends on prices or volatility after "
@@ -250,7 +282,7 @@ def _summary(answer: Answer) -> str:
     )
     return (
         f"Estimated net flow: {amount} of {_subject(answer)} {window_phrase(answer)}, "
-        f"{pct_points(summary.pct_adv)} of average daily volume{projected}."
+        f"{pct_points(summary.pct_adv)} of its liquidity yardstick{projected}."
     )
 
 
@@ -302,8 +334,13 @@ def fund_table(answer: Answer, compact: bool = False) -> str:
 
 def _rebalance_row(fund: RebalanceFundFlow, compact: bool) -> list[str]:
     if compact:
-        name = fund.name if len(fund.name) <= COMPACT_NAME else fund.name[: COMPACT_NAME - 1] + "…"
-        return [name, f"{fund.rebalance_date:%m-%d}", _points(fund.drift), trade(fund.trade_usd)]
+        # Whole names: a cut name ("Target-allocation models wi…") loses what the fund is.
+        return [
+            fund.name,
+            f"{fund.rebalance_date:%m-%d}",
+            _points(fund.drift),
+            trade(fund.trade_usd),
+        ]
     measured = f"{fund.measured_on}{' (proj.)' if fund.projected else ''}"
     return [
         fund.name,
@@ -366,7 +403,7 @@ def render_answer_text(answer: Answer) -> str:
         lines += ["", "Trades in the window:"]
         lines += [f"  {line}" if line else "" for line in table.splitlines()]
     if answer.what_if:
-        lines += ["", f"What-if, {_subject(answer)} {_moves(answer)} by the window (others flat):"]
+        lines += ["", f"What-if, {what_if_move_phrase(answer)} (others flat):"]
         lines.append(f"  {what_if_line(answer.what_if)}")
     notes = _note_lines(answer)
     if notes and table:

@@ -31,11 +31,13 @@ def basis_line(report: StatusReport) -> str:
         if report.sample and "SAMPLE" not in report.data_source
         else ""
     )
-    return (
-        f"Basis: {len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)}{aum_note}"
-        f"{_scenario_note(report)}; "
-        f"funds: {report.funds_source}; data: {report.data_source}{sample}"
+    funds = (
+        f"{len(rebalance.funds)} fund(s), AUM {usd(rebalance.aum_total_usd)}{aum_note}"
+        f"{_scenario_note(report)}"
+        if rebalance.funds
+        else f"no program in the registry holds {report.asset}, so its flow is unknown"
     )
+    return f"Basis: {funds}; funds: {report.funds_source}; data: {report.data_source}{sample}"
 
 
 def _scenario_note(report: StatusReport) -> str:
@@ -50,7 +52,11 @@ def _trade_fields(report: StatusReport) -> list[MessageField]:
         MessageField(
             label="Est. rebalancing trade", value=trade(rebalance.trade_usd, rebalance.direction)
         ),
-        MessageField(label="% of 20-day ADV", value=pct_points(rebalance.pct_adv)),
+        MessageField(
+            label="% of 20-day ADV",
+            value=pct_points(rebalance.pct_adv)
+            + (f" ({rebalance.adv_basis})" if rebalance.adv_basis else ""),
+        ),
         MessageField(
             label="Window",
             value=f"{quarter.window_start:%a %b %d} – {quarter.last_session:%a %b %d} "
@@ -107,14 +113,20 @@ def status_message(report: StatusReport, chart_path: Path | None = None) -> Mess
         )
     if rebalance.funds:
         fields.append(
-            MessageField(label="What-if by the window", value=_what_if(report), inline=False)
+            MessageField(
+                label=f"What-if: {report.asset} moves from the {report.as_of} close before the "
+                "next rebalance",
+                value=_what_if(report),
+                inline=False,
+            )
         )
     summary = (
         f"Est. rebalancing {trade(rebalance.trade_usd, rebalance.direction)} of {report.asset} "
         f"if prices stay where they are; {report.quarter_end.sessions_left} session(s) to "
         f"{report.quarter_end.quarter} end."
         if rebalance.funds
-        else f"No fund in the registry holds {report.asset}."
+        else f"No program in the registry holds {report.asset}: its rebalancing flow is "
+        "unknown (not modelled), not zero."
     )
     return Message(
         title=f"{report.asset} flows — as of {report.as_of:%a %b %d, %Y}",
@@ -167,7 +179,12 @@ def alert_message(
         ]
     elif report.rebalance.funds:
         fields.append(
-            MessageField(label="What-if by the window", value=_what_if(report), inline=False)
+            MessageField(
+                label=f"What-if: {report.asset} moves from the {report.as_of} close before the "
+                "next rebalance",
+                value=_what_if(report),
+                inline=False,
+            )
         )
     fields.append(MessageField(label="Why", value=_why(event), inline=False))
     if record_line:

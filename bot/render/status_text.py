@@ -31,15 +31,17 @@ def render_status_text(report: StatusReport) -> str:
         lines.append(f"Rebalancing  no fund in the registry holds {report.asset}")
     else:
         adv = (
-            f"{pct_points(rebalance.pct_adv)} of 20-session ADV {usd(rebalance.adv_usd)}"
+            f"{pct_points(rebalance.pct_adv)} of the liquidity yardstick {usd(rebalance.adv_usd)}"
             if rebalance.adv_usd
-            else "ADV unknown (no volume data)"
+            else "% of liquidity unknown"
         )
         lines.append(
             f"Rebalancing  {trade(rebalance.trade_usd, rebalance.direction)} ({adv}) — "
             "the trade programs trading this period must make to restore their target weights"
         )
         lines.append(f"  {_range_line(report)}")
+        if rebalance.adv_basis:
+            lines.append(f"  yardstick: {rebalance.adv_basis}")
         rows = [["program", "AUM", "rule", "base date", "target", "now", "drift", "trade"]]
         for fund in rebalance.funds:
             rows.append(
@@ -75,7 +77,10 @@ def render_status_text(report: StatusReport) -> str:
             f"{pct(w.move, 0, signed=True)}: {trade(w.trade_usd, w.direction)}"
             for w in rebalance.what_if
         )
-        lines.append(f"  what-if {report.asset} moves by the window (others flat): {scenarios}")
+        lines.append(
+            f"  what-if {report.asset} moves from the {report.as_of} close before each "
+            f"program's next rebalance (others flat): {scenarios}"
+        )
     reasons: dict[str, list[str]] = {}
     for program in rebalance.not_sized:
         reasons.setdefault(program.reason, []).append(program.name)
@@ -111,7 +116,7 @@ def render_status_text(report: StatusReport) -> str:
             "",
             f"Leveraged ETFs  {trade(letf.trade_usd, letf.direction)} into the close for the "
             f"{pct(letf.move, 2, signed=True)} move ({letf.move_basis}); "
-            f"{pct_points(letf.pct_adv)} of ADV; {len(letf.funds)} fund(s), "
+            f"{pct_points(letf.pct_adv)} of the yardstick; {len(letf.funds)} fund(s), "
             f"AUM {usd(letf.aum_total_usd)}",
         ]
     if report.sample:

@@ -24,6 +24,8 @@ import asyncio
 import datetime as dt
 import importlib
 import math
+import re
+import socket
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -118,6 +120,56 @@ def listed_yahoo_ticker(ticker: str, overrides: Mapping[str, str] | None = None)
     return yahoo_ticker(ticker, overrides)
 
 
+_RESOLVE_FAILURES = (
+    "could not resolve host",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "getaddrinfo failed",
+    "no address associated with hostname",
+    "dns lookup failed",
+    "failed to resolve",
+)
+
+
+_RESOLVE_HOST = re.compile(r"resolve host:?[ \t]*([\w-]+(?:\.[\w-]+)+)", re.IGNORECASE)
+
+
+def name_resolution_failure(exc: BaseException) -> str | None:
+    """The host that could not be resolved when `exc` (or what caused it) is a DNS failure:
+    the machine is offline or has no DNS, and retrying within this call cannot help."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        host = getattr(getattr(current, "_conn_key", None), "host", None)
+        text = str(current).lower()
+        if isinstance(current, socket.gaierror) or any(m in text for m in _RESOLVE_FAILURES):
+            if host is None:
+                match = re.search(
+                    r"resolve host:?[ \t]*([\w-]+(?:\.[\w-]+)+)", str(current), re.IGNORECASE
+                )
+                host = match.group(1).rstrip(".") if match else None
+            return host or "the data provider's host"
+        pending += [current.__cause__, current.__context__]
+        pending += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+    return None
+
+
+YAHOO_HOST = "query2.finance.yahoo.com"
+
+
+def offline_reason(host: str) -> str:
+    """One line for a network that is down: not the provider's fault, and what to do instead."""
+    return (
+        f"no network: cannot resolve {host} (offline or no DNS); check the connection, or run "
+        "with --source sample (synthetic data) or --source DIR (CSV files)"
+    )
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -189,6 +241,11 @@ def _yahoo_earnings_dates(ticker: str) -> Any:
     return yf.Ticker(ticker).get_earnings_dates(limit=EARNINGS_DATES_LIMIT)
 
 
+_REAL_YAHOO_CALLS = (_yahoo_history, _yahoo_info, _yahoo_earnings_dates)
+"""The yfinance calls as shipped: anything else (a test's fake, a patched module function)
+brings its own transport and skips the up-front name check."""
+
+
 class LiveSource:
     """Live daily bars: ccxt for crypto, yfinance for everything else.
 
@@ -244,6 +301,9 @@ class LiveSource:
         self._clock = clock or _utc_now
         self._exchange: Any = None
         self._yahoo_slots = asyncio.Semaphore(_YAHOO_CONCURRENCY)
+        self.offline: str | None = None
+        """Set on the first name-resolution failure: every later call fails at once with it."""
+        self._resolved: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"LiveSource(crypto_exchange={self.crypto_exchange!r})"
@@ -254,9 +314,17 @@ class LiveSource:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    def _went_offline(self, exc: BaseException) -> str | None:
+        host = name_resolution_failure(exc)
+        if host is not None and self.offline is None:
+            self.offline = offline_reason(host)
+        return self.offline if host is not None else None
+
     async def fetch(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         if start > end:
             raise MarketDataError(symbol, self.name, f"start {start} is after end {end}")
+        if self.offline:
+            raise MarketDataError(symbol, self.name, self.offline)
         if is_crypto(symbol):
             return await self._fetch_crypto(symbol, start, end)
         return await self._fetch_yahoo(symbol, start, end)
@@ -269,12 +337,14 @@ class LiveSource:
     async def fund_aum(self, ticker: str) -> float | None:
         """A fund's total assets (USD) from Yahoo's `info["totalAssets"]`; None on any failure."""
         try:
+            await self._check_yahoo_resolves(ticker, self._yf_info is not _REAL_YAHOO_CALLS[1])
             async with self._yahoo_slots:
                 info = await asyncio.to_thread(
                     self._yf_info, yahoo_ticker(ticker, self.yahoo_tickers)
                 )
             value = info.get("totalAssets")
-        except Exception:
+        except Exception as exc:
+            self._went_offline(exc)
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
@@ -325,6 +395,7 @@ class LiveSource:
         Raises MarketDataError when Yahoo fails or lists no plausible date.
         """
         yahoo = yahoo_ticker(ticker, self.yahoo_tickers)
+        await self._check_yahoo_resolves(ticker, self._yf_earnings is not _REAL_YAHOO_CALLS[2])
         attempts = len(self._retry_delays) + 1
         for attempt in range(attempts):
             try:
@@ -332,6 +403,8 @@ class LiveSource:
                     raw = await asyncio.to_thread(self._yf_earnings, yahoo)
                 break
             except Exception as exc:
+                if offline := self._went_offline(exc):
+                    raise MarketDataError(ticker, self.name, offline) from exc
                 reason = _yahoo_failure(yahoo, exc)[1]
                 # Only a rate limit is worth waiting for: a network error fails at once, since
                 # the callers fall back to their cache and a weekly refresh tries again.
@@ -407,6 +480,9 @@ class LiveSource:
                 return await call()
             except ccxt_async.NetworkError as exc:
                 # RateLimitExceeded, DDoSProtection, RequestTimeout, ExchangeNotAvailable...
+                if offline := self._went_offline(exc):
+                    # A name that does not resolve will not resolve in a few seconds either.
+                    raise MarketDataError(symbol, self.name, offline) from exc
                 if attempt + 1 < attempts:
                     await asyncio.sleep(self._retry_delays[attempt])
                     continue
@@ -553,15 +629,33 @@ class LiveSource:
 
     # ----- everything else through yfinance ------------------------------------------------
 
+    async def _check_yahoo_resolves(self, symbol: str, injected: bool = False) -> None:
+        """Resolve Yahoo's host once before the first real request: offline, that fails in
+        milliseconds, before yfinance is even imported (seconds on a busy machine)."""
+        if injected or self._yf_history is not _REAL_YAHOO_CALLS[0]:
+            return  # an injected yfinance call (tests, stand-ins) brings its own transport
+        if self._resolved is None:
+            self._resolved = asyncio.ensure_future(
+                asyncio.to_thread(socket.getaddrinfo, YAHOO_HOST, 443)
+            )
+        try:
+            await asyncio.shield(self._resolved)
+        except OSError as exc:
+            self.offline = self.offline or offline_reason(YAHOO_HOST)
+            raise MarketDataError(symbol, self.name, self.offline) from exc
+
     async def _yahoo_call(
         self, symbol: str, ticker: str, start: dt.date, end_exclusive: dt.date
     ) -> pd.DataFrame:
+        await self._check_yahoo_resolves(symbol)
         attempts = len(self._retry_delays) + 1
         for attempt in range(attempts):
             try:
                 async with self._yahoo_slots:
                     return await asyncio.to_thread(self._yf_history, ticker, start, end_exclusive)
             except Exception as exc:
+                if offline := self._went_offline(exc):
+                    raise MarketDataError(symbol, self.name, offline) from exc
                 transient, reason = _yahoo_failure(ticker, exc)
                 if transient and attempt + 1 < attempts:
                     await asyncio.sleep(self._retry_delays[attempt])

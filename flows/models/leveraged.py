@@ -180,7 +180,8 @@ def estimate_letf(
     total = sum(flow.trade_usd for flow in flows)
     per_1pct = sum(flow.aum_usd * flow.multiplier for flow in flows) * 0.01
     adv_text = adv_basis or (
-        f"ADV = mean close × volume of the last {ADV_SESSIONS} sessions"
+        f"ADV = {symbol}'s own dollar volume, mean close × volume of the last {ADV_SESSIONS} "
+        "sessions"
         if adv_usd
         else "ADV unknown"
     )
@@ -201,6 +202,7 @@ def estimate_letf(
         funds_source=registry.source,
         basis=f"{FORMULA}, traded into the close; {len(flows)} fund(s), "
         f"{_aum_basis(flows, fetched, registry.source)}; {adv_text}",
+        adv_basis=adv_text,
     )
     return estimate.model_copy(update={"flow_estimates": [aggregate_estimate(estimate)]})
 

@@ -15,10 +15,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 from flows import freshness
-from flows.assets import asset_or_equity
+from flows.assets import AssetClass, asset_or_equity
 from flows.errors import FlowsError, InputError
+from flows.fund_kinds import kinds_label, narrow
 from flows.funds import FundRegistry
+from flows.liquidity import yardstick
 from flows.marketdata import MarketData
+from flows.marketdata.liquidity import fetch_liquidity
 from flows.questions.channels import ChannelInput, get_channel
 from flows.questions.history import period_end_volatility
 from flows.questions.parse import ParsedQuestion, parse_question
@@ -36,9 +39,10 @@ from flows.questions.results import (
 )
 from flows.questions.windows import DEFAULT_WINDOW, ResolvedWindow, resolve_window
 from flows.questions.wording import EXAMPLE_QUESTIONS, SOURCE_LABELS, answer_text, decline_text
-from flows.rebalance import average_dollar_volume, direction_of
+from flows.rebalance import direction_of
 from flows.results import Direction, WhatIf
 from flows.status import AnalyticsConfig, source_label
+from flows.volatility import DEFAULT_BANDS, assess_volatility
 
 DEFAULT_SOURCES = ("rebalancing",)
 """No source named: the month- and quarter-end rebalancing flow the product is built around."""
@@ -83,20 +87,27 @@ def _screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
         raise _Declined("out_of_scope")
     if parsed.advice and not parsed.sources:
         raise _Declined("advice")
+    if parsed.unsupported_sources and not parsed.sources:
+        # Named before the asset check: "is this rally short covering?" needs no asset to say
+        # that short covering is not modelled yet.
+        raise _Declined("unsupported_source", " and ".join(parsed.unsupported_sources))
     if not parsed.assets:
         detail = ", ".join(parsed.unknown_tickers) or None
         raise _Declined("unknown_asset", detail)
-    if parsed.unsupported_sources and not parsed.sources:
-        raise _Declined("unsupported_source", " and ".join(parsed.unsupported_sources))
     channels = [channel for name in sources if (channel := get_channel(name)) is not None]
     if not channels:
         names = " and ".join(SOURCE_LABELS.get(name, name) for name in sources)
         raise _Declined("source_unavailable", names[:1].upper() + names[1:])
     if not any(channel.covers(s, registry) for s in parsed.assets for channel in channels):
         labels = " or ".join(SOURCE_LABELS.get(channel.name, channel.name) for channel in channels)
+        which = (
+            f"No {kinds_label(parsed.fund_kinds)} (named by “{', '.join(parsed.kind_words)}”)"
+            if parsed.fund_kinds
+            else "No fund"
+        )
         raise _Declined(
             "no_funds",
-            f"No fund in the fund registry ({registry.source}) makes {labels} flows in "
+            f"{which} in the fund registry ({registry.source}) makes {labels} flows in "
             f"{', '.join(parsed.assets)}, so there is no mechanical flow to estimate",
         )
 
@@ -138,6 +149,9 @@ def _parsed_info(parsed: ParsedQuestion, window: ResolvedWindow | None) -> Parse
         asks=parsed.asks,
         sources_assumed=assumed,
         unrecognized=list(parsed.unknown_tickers),
+        fund_kinds=sorted(parsed.fund_kinds),
+        kind_words=list(parsed.kind_words),
+        not_modelled=list(parsed.unsupported_sources),
     )
 
 
@@ -183,6 +197,7 @@ async def answer_question(
     series the answer needs covers). `chains`: where option chains come from for dealer-gamma
     questions (default: the source matching `market`'s)."""
     parsed = parse_question(question, registry.symbols)
+    registry = narrow(registry, parsed.fund_kinds)
     data_source, sample = source_label(market), market.is_sample
 
     def unknown(reason: Reason, detail: str | None, window: ResolvedWindow | None = None) -> Answer:
@@ -216,11 +231,15 @@ async def answer_question(
         frames = await market.bars_many(needed_symbols(parsed, registry), start, end)
     except FlowsError as exc:
         return unknown("data_unavailable", str(exc), window)
+    # The bars' own ends decide the as-of; the liquidity series (which may be empty) do not.
+    last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
+    exchanges = (config or AnalyticsConfig()).spot_exchanges
+    for symbol in parsed.assets:
+        frames |= await fetch_liquidity(market, _asset(symbol), start, end, exchanges)
     if as_of is not None:
         return await _answer_with_extras(
             parsed, as_of, frames, registry, market, window, data_source, sample, config, chains
         )
-    last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
     as_of = min(last_bars.values())
     lag = freshness.data_lag(as_of, today, last_bars)
     if lag is not None and PRESENT_WORDS.search(parsed.text):
@@ -367,7 +386,8 @@ def _asset_answer(
 ) -> tuple[AssetAnswer, bool]:
     asset = _asset(symbol)
     adv_day = min(as_of, window.end)
-    adv = average_dollar_volume(frames[symbol], adv_day, config.adv_sessions)
+    liquidity = yardstick(asset, adv_day, frames[symbol], frames, config.adv_sessions)
+    adv = liquidity.adv_usd
     band = adv * config.neutral_band_pct_adv / 100.0 if adv else NEUTRAL_BAND_USD
     inputs = ChannelInput(
         asset=asset,
@@ -394,7 +414,16 @@ def _asset_answer(
     priced = [c.what_if for c in channels if c.what_if_on == "price" and c.what_if]
     fixed = sum(c.trade_usd or 0.0 for c in sized if not (c.what_if_on == "price" and c.what_if))
     history = None
+    volatility = None
     if parsed.asks == "volatility":
+        volatility = assess_volatility(
+            frames[symbol]["adj_close"],
+            asset.annualization_days,
+            config.bands.get(asset.asset_class, DEFAULT_BANDS[AssetClass.EQUITY]),
+            registry.vol_targets_on(symbol),
+            window=config.vol_window,
+            with_garch=config.with_garch,
+        )
         history = period_end_volatility(
             frames[symbol]["adj_close"],
             as_of,
@@ -411,13 +440,21 @@ def _asset_answer(
             pct_adv=None if trade is None or not adv else 100.0 * abs(trade) / adv,
             adv_usd=adv,
             adv_as_of=adv_day if adv else None,
+            adv_basis=liquidity.basis,
             channels=channels,
             what_if=_combine_what_if(priced, fixed, band),
             volatility_history=history,
+            volatility=volatility,
             note=None if sized else "; ".join(c.note for c in channels if c.note) or None,
         ),
         outside,
     )
+
+
+def _several_verdict(sized: list[AssetAnswer]) -> Verdict:
+    """One verdict for several assets only when they all point the same way."""
+    verdicts = {item.verdict for item in sized}
+    return verdicts.pop() if len(verdicts) == 1 else "mixed"
 
 
 def _unsized_reason(channels: list[ChannelFlow], outside: bool) -> Reason:
@@ -514,6 +551,7 @@ def answer_from_frames(
         if isinstance(question, ParsedQuestion)
         else parse_question(question, registry.symbols)
     )
+    registry = narrow(registry, parsed.fund_kinds)
     window: ResolvedWindow | None = None
     try:
         _screen(parsed, registry)
@@ -577,10 +615,11 @@ def _answer(
     advs = [item.adv_usd for item in sized or breakdown]
     adv = float(sum(a for a in advs if a)) if all(advs) else None
     band = adv * config.neutral_band_pct_adv / 100.0 if adv else NEUTRAL_BAND_USD * len(advs)
+    several = len(breakdown) > 1
     channels = [channel for item in breakdown for channel in item.channels]
     partial = bool(sized) and any(channel.trade_usd is None for channel in channels)
     what_if: list[WhatIf] = []
-    if all(item.what_if for item in breakdown):
+    if all(item.what_if for item in breakdown) and not several:
         what_if = _combine_what_if([item.what_if for item in breakdown], 0.0, band)
     reason: Reason | None = None
     if total is None:
@@ -592,12 +631,17 @@ def _answer(
         as_of=as_of,
         parsed=_parsed_info(parsed, window),
         answer=AnswerSummary(
-            verdict="unknown" if total is None else _VERDICTS[direction_of(total, band)],
-            trade_usd=total,
-            pct_adv=None if total is None or not adv else 100.0 * abs(total) / adv,
+            verdict=_several_verdict(sized)
+            if several and total is not None
+            else "unknown"
+            if total is None
+            else _VERDICTS[direction_of(total, band)],
+            # Several assets are never netted against each other: each is in the breakdown.
+            trade_usd=None if several else total,
+            pct_adv=None if several or total is None or not adv else 100.0 * abs(total) / adv,
             text="",
             reason=reason,
-            adv_usd=adv,
+            adv_usd=None if several else adv,
             projected=any(c.projected and c.trade_usd is not None for c in channels),
             partial=partial,
         ),

@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Literal
 
 from flows.assets import ASSETS
+from flows.fund_kinds import kinds_named, read_kind_words
+from flows.questions.not_modelled import not_modelled_in
 from flows.questions.windows import WindowSpec, read_window
 
 Ask = Literal["direction", "size", "volatility", "price", "timing", "accuracy"]
@@ -55,13 +57,6 @@ _SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bgamma\b|\bgex\b|\bdealers?\s(?:hedg|position|are\s(?:long|short))|\bcall\swall"
         r"|\bput\swall|\bflip\slevel"
     ),
-}
-_UNSUPPORTED_SOURCES: dict[str, re.Pattern[str]] = {
-    "CTA / trend-following": re.compile(r"\bctas?\b|\btrend\sfollow|\bmomentum\sfunds?"),
-    "options-expiry hedging (opex, charm, vanna)": re.compile(
-        r"\bopex\b|\boptions?\sexpir|\bcharm\b|\bvanna\b"
-    ),
-    "corporate buybacks": re.compile(r"\bbuy\s?backs?\b"),
 }
 _FLOW_WORDS = re.compile(
     r"\bpressure\b|\bflows?\b|\binflows?\b|\boutflows?\b|\bsell|\bbuy|\bbid\b|\bdemand\b"
@@ -141,6 +136,10 @@ class ParsedQuestion:
     assets_assumed: bool = False
     """No asset named in a positioning / ETF-flow question: BTC is assumed (and said)."""
     """'Did funds sell in June?': an undated month or quarter is the latest already begun."""
+    fund_kinds: frozenset[str] = frozenset()
+    """Kinds of rebalancing programs the words name (flows.fund_kinds); empty: all count."""
+    kind_words: tuple[str, ...] = ()
+    """The words that named them ("pensions", "60/40")."""
 
 
 def normalize(text: str) -> str:
@@ -223,10 +222,19 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
     raw = text if isinstance(text, str) else ""
     normalized = normalize(raw)
     assets = find_assets(normalized, extra_symbols)
+    from flows.questions.channels.base import channel_names
+
+    registered = set(channel_names())
+    named = not_modelled_in(normalized)
     sources = tuple(name for name in SOURCES if _SOURCE_PATTERNS[name].search(normalized))
-    unsupported = tuple(
-        label for label, pattern in _UNSUPPORTED_SOURCES.items() if pattern.search(normalized)
+    # A flow on the not-modelled list routes to its channel as soon as one is registered.
+    sources += tuple(
+        entry.channel
+        for entry in named
+        if entry.channel in registered and entry.channel not in sources
     )
+    unsupported = tuple(entry.label for entry in named if entry.channel not in registered)
+    kind_words = read_kind_words(normalized)
     window = read_window(normalized)
     assumed = False
     if sources and set(sources) <= POSITIONING_SOURCES:
@@ -249,4 +257,6 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         unknown_tickers=() if assets else _unknown_tickers(raw, assets),
         past_tense=bool(_PAST_TENSE.search(normalized)),
         assets_assumed=assumed,
+        fund_kinds=kinds_named(kind_words),
+        kind_words=tuple(item.words for item in kind_words),
     )

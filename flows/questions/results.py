@@ -13,10 +13,12 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from flows.freshness import DataLag
-from flows.results import Direction, Result, WhatIf
+from flows.results import Direction, Result, VolatilityReport, WhatIf
 from flows.track import TrackSummary
 
-Verdict = Literal["sell_pressure", "buy_pressure", "neutral", "unknown"]
+Verdict = Literal["sell_pressure", "buy_pressure", "neutral", "unknown", "mixed"]
+"""`mixed`: a question about several assets whose trades point different ways; each asset is
+reported on its own (the breakdown) and never netted against another."""
 Ask = Literal["direction", "size", "volatility", "price", "timing", "accuracy"]
 Reason = Literal[
     "out_of_scope",
@@ -55,6 +57,13 @@ class ParsedInfo(Result):
     """No flow source in the question: rebalancing, the quarter- and month-end flow, was used."""
     unrecognized: list[str] = Field(default_factory=list)
     """Ticker-like words the engine does not know (e.g. DOGE)."""
+    fund_kinds: list[str] = Field(default_factory=list)
+    """Kinds of rebalancing programs the question's words restrict the count to (pension,
+    balanced_fund ...); empty when it names none and every program counts."""
+    kind_words: list[str] = Field(default_factory=list)
+    """The words that named those kinds ("pensions", "60/40 funds")."""
+    not_modelled: list[str] = Field(default_factory=list)
+    """Flows the question names that are not modelled yet (dealer gamma, short covering ...)."""
 
 
 class RebalanceFundFlow(Result):
@@ -181,9 +190,14 @@ class AssetAnswer(Result):
     adv_usd: float | None
     adv_as_of: dt.date | None
     channels: list[ChannelFlow]
+    adv_basis: str | None = None
+    """The liquidity yardstick `adv_usd` / `pct_adv` measure against, or why it is unknown."""
     what_if: list[WhatIf] = Field(default_factory=list)
     volatility_history: VolatilityHistory | None = None
     note: str | None = None
+    volatility: VolatilityReport | None = None
+    """Volatility questions: the volatility model on as-of (regime, EWMA, GARCH 5-day forecast,
+    the vol-target funds' flow)."""
 
 
 class Basis(Result):

@@ -79,7 +79,12 @@ def decline_text(reason: Reason, detail: str | None, registry: FundRegistry) -> 
         "advice": "I do not give investment advice or price calls.",
         "unknown_asset": "I could not tell which asset you mean"
         + (f" ({detail} is not one I know)." if detail else "."),
-        "unsupported_source": f"{detail} flows are not modelled." if detail else "",
+        "unsupported_source": (
+            f"{detail} {'are' if ' and ' in detail else 'is'} not modelled yet, so I cannot "
+            "say how much of a move it explains."
+        )
+        if detail
+        else "",
         "source_unavailable": f"{detail} flows are not available to questions yet."
         if detail
         else "",
@@ -129,7 +134,7 @@ def _headline(answer: Answer) -> str:
     summary = answer.answer
     trade = summary.trade_usd or 0.0
     where = window_phrase(answer)
-    adv = _adv_phrase(summary.pct_adv)
+    adv = _share_phrase(answer.breakdown[0]) if answer.breakdown else _adv_phrase(None)
     source = _sized_labels(answer)
     subject = _subject(answer)
     if summary.verdict in ("sell_pressure", "buy_pressure"):
@@ -173,12 +178,19 @@ def _scenario(what_if: WhatIf) -> str:
     return side(what_if.trade_usd)
 
 
-def _what_if_sentence(what_if: list[WhatIf], subject: str) -> str:
+def what_if_move_phrase(answer: Answer) -> str:
+    """What the price what-if assumes: the move happens once, from the as-of close, before the
+    funds' first rebalance in the window (later rebalances see no new drift)."""
+    subject = _subject(answer)
+    verb = "move" if " and " in subject else "moves"
+    return f"{subject} {verb} from the {answer.as_of} close before the first rebalance"
+
+
+def _what_if_sentence(what_if: list[WhatIf], answer: Answer) -> str:
     if not what_if:
         return ""
     cells = " / ".join(f"{_pct(w.move, 0)}: {_scenario(w)}" for w in what_if)
-    verb = "move" if " and " in subject else "moves"
-    return f"If {subject} {verb} by the window (other holdings flat): {cells}."
+    return f"If {what_if_move_phrase(answer)} (other holdings flat): {cells}."
 
 
 def _channel_notes(answer: Answer) -> list[str]:
@@ -201,14 +213,8 @@ def _vol_what_if(channel: ChannelFlow) -> str:
 
 
 def _volatility_sentences(answer: Answer) -> list[str]:
+    # The share of liquidity is in the volatility lead, per asset; here the history.
     sentences = []
-    summary = answer.answer
-    if summary.pct_adv is not None:
-        small = summary.verdict == "neutral"
-        sentences.append(
-            f"Against volume the flow is {summary.pct_adv:.2f}% of a day's trading"
-            + (", too small to move volatility on its own." if small else ".")
-        )
     for item in answer.breakdown:
         history = item.volatility_history
         if history is None:
@@ -268,9 +274,90 @@ def pending_text(answer: Answer) -> str:
     """A window whose flow depends on what happens after as-of: why, and the what-ifs."""
     sentences = [f"Cannot tell yet for {_subject(answer)} {window_phrase(answer)}."]
     sentences.extend(_channel_notes(answer))
-    sentences.append(_what_if_sentence(answer.what_if, _subject(answer)))
+    sentences.append(_what_if_sentence(answer.what_if, answer))
     sentences.append(_basis_sentence(answer))
     return " ".join(sentence for sentence in sentences if sentence)
+
+
+def _share_phrase(item: AssetAnswer) -> str:
+    """'0.42% of the yardstick (BTC spot volume on ...)' or why the share is unknown."""
+    if item.pct_adv is None:
+        return f"share of liquidity unknown ({item.adv_basis or 'no yardstick'})"
+    return f"{item.pct_adv:.2f}% of {item.adv_basis or 'average daily volume'}"
+
+
+def _per_asset_headline(answer: Answer) -> str:
+    """Several assets: each on its own, never netted against another."""
+    parts = [
+        f"{item.asset} {side(item.trade_usd)} ({_share_phrase(item)})"
+        if item.trade_usd is not None
+        else f"{item.asset} unknown"
+        for item in answer.breakdown
+    ]
+    return (
+        f"Each asset on its own (never netted against another) {window_phrase(answer)}, from "
+        f"{_sized_labels(answer)}: " + "; ".join(parts) + "."
+    )
+
+
+def _volatility_lead(answer: Answer) -> list[str]:
+    """A volatility question: the volatility model per asset, not a direction."""
+    sentences = []
+    where = window_phrase(answer)
+    for item in answer.breakdown:
+        vol = item.volatility
+        if vol is None:
+            sentences.append(f"{item.asset}: volatility unknown (not enough history).")
+            continue
+
+        def share(value: float | None) -> str:
+            return "unknown" if value is None else f"{value:.0%}"
+
+        forecast = (
+            f"GARCH 5-day forecast {share(vol.garch_5d)} ({vol.garch_regime} regime)"
+            if vol.garch_5d is not None
+            else "no GARCH forecast"
+        )
+        rebalancing = [c for c in item.channels if c.source == "rebalancing"]
+        trade = rebalancing[0].trade_usd if rebalancing else None
+        flow = (
+            f"the rebalancing trade {where}, {side(trade)}, is {_share_phrase(item)}"
+            if trade is not None
+            else "the rebalancing trade in the window cannot be sized"
+        )
+        if vol.vol_target:
+            trade_vt = vol.vol_target_trade_usd
+            target = (
+                "vol-target funds: trade unknown"
+                if trade_vt is None
+                else "vol-target funds: no trade (exposure unchanged)"
+                if trade_vt == 0
+                else f"vol-target funds {side(trade_vt)} as their exposure follows realized vol"
+            )
+        else:
+            target = f"no vol-target fund in the registry trades {item.asset}"
+        sentences.append(
+            f"{item.asset}: volatility regime {vol.regime or 'unknown'} ({vol.window}-day "
+            f"realized {share(vol.realized)}, EWMA {share(vol.ewma)}); {forecast}; {flow}; "
+            f"{target}."
+        )
+    return sentences
+
+
+def counted_sentence(answer: Answer) -> str:
+    """Which programs were counted, when the question's words narrowed them."""
+    parsed = answer.parsed
+    basis = answer.basis
+    if not parsed.fund_kinds or basis is None:
+        return ""
+    from flows.fund_kinds import kinds_label
+
+    words = ", ".join(f"“{word}”" for word in parsed.kind_words)
+    names = "; ".join(basis.fund_names) or "none"
+    return (
+        f"Counted only {kinds_label(parsed.fund_kinds)} ({words}): "
+        f"{basis.funds_counted} program(s): {names}."
+    )
 
 
 def answer_text(answer: Answer) -> str:
@@ -280,19 +367,16 @@ def answer_text(answer: Answer) -> str:
         return accuracy_text(answer)
     if summary.verdict == "unknown":
         return pending_text(answer)
-    subject = _subject(answer)
     sentences: list[str] = []
     if answer.parsed.asks == "timing":
         sentences.append(_timing_sentence(answer))
-    sentences.append(_headline(answer))
-    if len(answer.breakdown) > 1:
-        per_asset = "; ".join(
-            f"{item.asset} {side(item.trade_usd)} ({_adv_phrase(item.pct_adv)})"
-            if item.trade_usd is not None
-            else f"{item.asset} unknown"
-            for item in answer.breakdown
-        )
-        sentences.append(f"By asset: {per_asset}.")
+    if answer.parsed.asks == "volatility":
+        sentences.extend(_volatility_lead(answer))
+    elif len(answer.breakdown) > 1:
+        sentences.append(_per_asset_headline(answer))
+    else:
+        sentences.append(_headline(answer))
+    sentences.append(counted_sentence(answer))
     if summary.projected:
         sentences.append(
             f"Projection with prices held where they closed on {answer.as_of}; the window "
@@ -305,7 +389,7 @@ def answer_text(answer: Answer) -> str:
     sentences.append(_drift_sentence(drifts, [item.asset for item in answer.breakdown]))
     if answer.parsed.asks == "volatility":
         sentences.extend(_volatility_sentences(answer))
-    sentences.append(_what_if_sentence(answer.what_if, subject))
+    sentences.append(_what_if_sentence(answer.what_if, answer))
     sentences.extend(_channel_notes(answer))
     if summary.partial:
         sentences.append("The total leaves out what could not be sized (see the breakdown).")
