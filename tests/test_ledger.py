@@ -1,4 +1,4 @@
-"""The net mechanical-flow ledger: sums, unknowns kept unknown, and the verdict at its boundaries."""
+"""The net mechanical-flow ledger: sums, unknowns kept unknown, the verdict at its boundaries."""
 
 import datetime as dt
 
