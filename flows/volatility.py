@@ -202,5 +202,8 @@ def assess_volatility(
         garch_regime=garch_regime,
         bands=bands.as_dict(),
         vol_target=flows,
-        vol_target_trade_usd=None if any(t is None for t in trades) else float(sum(trades)),
+        # No vol-target program on the asset: unknown (nothing modelled), not a zero trade.
+        vol_target_trade_usd=None
+        if not trades or any(t is None for t in trades)
+        else float(sum(trades)),
     )

@@ -75,6 +75,7 @@ async def test_start_signs_in_and_syncs_the_flows_group_to_the_dev_guild(discord
         "positioning",
         "gamma",
         "track",
+        "why",
     ]
     watch = {o["name"]: o for o in options["watch"]["options"]}
     assert watch["asset"]["required"] and watch["asset"]["autocomplete"]

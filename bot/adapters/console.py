@@ -115,4 +115,5 @@ class ConsoleAdapter(ChatAdapter):
 _COMMAND_WORDS = {"watch", "unwatch", "list", "status", "calendar", "mute", "unmute", "help", "ask"}
 _COMMAND_WORDS |= {"positioning"}
 _COMMAND_WORDS |= {"gamma"}
+_COMMAND_WORDS |= {"why"}
 _COMMAND_WORDS |= {"track"}

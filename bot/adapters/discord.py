@@ -53,7 +53,7 @@ from flows.assets import ASSETS, find_asset
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
-SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track"})
+SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track", "why"})
 """Sub-commands that may take longer than Discord's 3 s: deferred, then answered by follow-up."""
 NONCE_LENGTH = 25
 MAX_CHOICES = 25
@@ -367,6 +367,12 @@ class DiscordAdapter(ChatAdapter):
         ) -> None:
             option = "" if record == "history" else f" {record}"
             await self._run(interaction, f"track {_asset_word(asset)}{option}")
+
+        @group.command(name="why", description="Today's mechanical flows vs real money: verdict")
+        @app_commands.describe(asset="BTC, ETH, SPY, QQQ …")
+        @app_commands.autocomplete(asset=complete_asset)
+        async def why(interaction: discord.Interaction, asset: str) -> None:
+            await self._run(interaction, f"why {_asset_word(asset)}")
 
         return group
 

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
 COMMAND = "/flows"
 EVENTS_PATH = "/slack/events"
-SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track"})
+SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track", "why"})
 """Sub-commands that fetch market data: acknowledged with a 'working' note, answered later."""
 
 REPLAY_WINDOW_SECONDS = 300.0

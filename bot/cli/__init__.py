@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "bot.cli.gamma",
     "bot.cli.funds",
     "bot.cli.track",
+    "bot.cli.why",
 )
 
 EXIT_USAGE = 2

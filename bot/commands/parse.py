@@ -60,6 +60,7 @@ SUBCOMMANDS = (
     "gamma",
     "funds",
     "track",
+    "why",
 )
 MAX_MUTE = dt.timedelta(days=30)
 
@@ -173,6 +174,10 @@ def parse_command(text: str) -> ParsedCommand:
         if len(args) != 1:
             raise CommandError("Usage: `/flows status ASSET`, e.g. `/flows status BTC`.")
         return ParsedCommand("status", asset=_asset(args[0]))
+    if name == "why":
+        if len(args) != 1:
+            raise CommandError("Usage: `/flows why ASSET`, e.g. `/flows why BTC`.")
+        return ParsedCommand("why", asset=_asset(args[0]))
     if name == "gamma":
         if len(args) != 1:
             raise CommandError("Usage: `/flows gamma ASSET`, e.g. `/flows gamma SPY`.")

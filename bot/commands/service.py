@@ -34,6 +34,7 @@ HELP_TEXT = (
     "/flows gamma ASSET                dealer gamma: GEX, zero-gamma level, walls (SPY QQQ BTC …)\n"
     "/flows funds [ASSET]              the programs behind the figures: rule, AUM, sources\n"
     "/flows track ASSET [live|monthly] how past rebalancing calls turned out (hit rate, chart)\n"
+    "/flows why ASSET                  today's mechanical flows vs real money: the verdict\n"
     "/flows mute 2h | unmute           pause this channel's alerts (up to 30 days)\n"
     "Assets: BTC ETH SOL SPY QQQ IWM AGG TLT IEF GLD …  Kinds default to quarter_end drift vol."
 )
@@ -428,6 +429,39 @@ class CommandService:
             log.exception("gamma chart for %s failed", result.asset)
             chart = None
         return gamma_message(result, chart)
+
+    async def _cmd_why(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.flow_sources import flow_sources
+        from bot.positioning_cache import positioning_config
+        from bot.render.why import why_chart, why_message
+        from flows.status import AnalyticsConfig
+        from flows.why import build_why
+
+        market = self.market_factory()
+        try:
+            registry = await self._live_registry(market)
+            async with flow_sources(market, self.settings, self.store) as (chains, positioning):
+                ledger = await build_why(
+                    command.asset,
+                    market,
+                    registry,
+                    chains=chains,
+                    positioning=positioning,
+                    positioning_config=positioning_config(self.settings),
+                    config=AnalyticsConfig(
+                        neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
+                        spot_exchanges=tuple(self.settings.liquidity_exchanges),
+                    ),
+                )
+        finally:
+            await market.close()
+        path = self.settings.chart_dir / f"why-{ledger.asset}-{ledger.as_of}.png"
+        try:
+            chart = await asyncio.to_thread(why_chart, ledger, path)
+        except Exception:
+            log.exception("why chart for %s failed", ledger.asset)
+            chart = None
+        return why_message(ledger, chart)
 
     async def _cmd_track(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.commands.track import track_reply

@@ -74,6 +74,8 @@ class Ledger(Result):
     """`known` and `unknown` source slugs (mechanical and real money alike)."""
     data_source: str
     sample: bool
+    move_basis: str = ""
+    """Where `move_pct` comes from: the close-to-close move of the day, or `--move`."""
 
 
 def _sign(value: float) -> int:

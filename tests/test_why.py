@@ -1,0 +1,163 @@
+"""`why`: each ledger row equals what its model's own command prints for the same inputs, unknown
+rows stay unknown, and bad input is one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.cli import main
+
+# A day inside the Q3 2026 rebalancing window (last session Wed 2026-09-30), so every program
+# trading this period is due within the 5-session horizon.
+IN_WINDOW = "2026-09-28"
+
+
+def run_json(argv: list[str], capsys) -> dict:
+    code = main([*argv, "--source", "sample", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def rows_by_source(ledger: dict) -> dict[str, dict]:
+    return {row["source"]: row for row in [*ledger["rows"], *ledger["real_money_rows"]]}
+
+
+@pytest.mark.parametrize("asset", ["SPY", "BTC"])
+def test_rows_equal_their_own_commands(asset, capsys, tmp_path):
+    move = "0.01"
+    ledger = run_json(["why", asset, "--as-of", IN_WINDOW, "--move", move, "--no-chart"], capsys)
+    rows = rows_by_source(ledger)
+    assert ledger["move_pct"] == pytest.approx(1.0)
+
+    status = run_json(["status", asset, "--as-of", IN_WINDOW], capsys)
+    rebalancing = [
+        row for source, row in rows.items() if source.startswith("rebalance") and row["usd"]
+    ]
+    assert sum(row["usd"] for row in rebalancing) == pytest.approx(
+        status["rebalance"]["trade_usd"], rel=1e-9
+    )
+    vol_target = status["volatility"]["vol_target_trade_usd"]
+    if vol_target is None:
+        assert rows["vol_target"]["usd"] is None
+    else:
+        assert rows["vol_target"]["usd"] == pytest.approx(vol_target, rel=1e-9)
+
+    letf = run_json(["letf", asset, "--as-of", IN_WINDOW, "--move", move], capsys)
+    assert rows["leveraged"]["usd"] == pytest.approx(letf["trade_usd"], rel=1e-9)
+
+    gamma = run_json(["gamma", asset, "--as-of", IN_WINDOW, "--no-chart"], capsys)
+    assert rows["gamma"]["usd"] == pytest.approx(gamma["hedge_usd"]["+1%"], rel=1e-9)
+
+    positioning = run_json(["positioning", asset, "--as-of", IN_WINDOW, "--days", "1"], capsys)
+    day = positioning["days"][-1]
+    assert day["date"] == IN_WINDOW
+    assert rows["positioning"]["usd"] == (
+        pytest.approx(day["forced_flow_usd"]) if day["forced_flow_usd"] is not None else None
+    )
+    assert rows["etf_flows"]["usd"] == pytest.approx(day["etf_flow_usd"])
+
+    known = [row["usd"] for row in ledger["rows"] if row["usd"] is not None]
+    assert ledger["net_mechanical_usd"] == pytest.approx(sum(known))
+    assert ledger["real_money_usd"] == pytest.approx(day["etf_flow_usd"])
+
+
+def test_json_contract(capsys):
+    ledger = run_json(["why", "BTC", "--no-chart"], capsys)
+    for field in (
+        "asset",
+        "as_of",
+        "move_pct",
+        "rows",
+        "net_mechanical_usd",
+        "real_money_usd",
+        "mechanical_share",
+        "verdict",
+        "coverage",
+    ):
+        assert field in ledger
+    for row in ledger["rows"]:
+        assert {"source", "usd", "timing", "basis", "confidence"} <= set(row)
+    assert ledger["verdict"] in ("mechanical", "conviction", "mixed", "unknown")
+    assert ledger["sample"] is True
+
+
+def test_outside_the_horizon_rebalancing_is_a_dated_zero_not_a_trade(capsys):
+    # Early in the quarter: the next quarter end is weeks away.
+    ledger = run_json(["why", "SPY", "--as-of", "2026-08-03", "--no-chart"], capsys)
+    rebalancing = [row for row in ledger["rows"] if row["source"].startswith("rebalance")]
+    assert rebalancing and all(row["usd"] == 0.0 for row in rebalancing)
+    assert all("outside the 5-session horizon" in row["basis"] for row in rebalancing)
+
+
+def test_unknown_sources_stay_unknown_and_are_named(capsys):
+    ledger = run_json(["why", "AGG", "--no-chart"], capsys)
+    rows = rows_by_source(ledger)
+    # AGG has no option chain and no derivatives market here.
+    assert rows["gamma"]["usd"] is None and rows["gamma"]["unknown_reason"]
+    assert rows["positioning"]["usd"] is None
+    assert {"gamma", "positioning"} <= set(ledger["coverage"]["unknown"])
+    assert ledger["verdict"] == "unknown"
+
+
+def test_text_and_waterfall_chart(capsys, tmp_path):
+    chart = tmp_path / "why.png"
+    code = main(["why", "BTC", "--source", "sample", "--chart", str(chart)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "SAMPLE DATA" in out and "Net mechanical" in out and "Verdict" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["why", "NOPE"], "NOPE"),
+        (["why", "BTC", "--as-of", "1990-01-02"], "1990"),
+        (["why", "BTC", "--move", "abc"], "abc"),
+        (["why", "BTC", "--move", "5"], "move"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main([*argv, "--source", "sample"])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert needle.lower() in err.lower()
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # no chart, no database
+
+
+async def test_chat_why_replies_with_the_ledger_and_chart(tmp_path):
+    from bot.app import BotApp
+    from flows.funds import load_registry
+    from flows.marketdata import MarketData
+    from flows.marketdata.sample import SampleSource
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_settings
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = BotApp(
+        settings,
+        store,
+        load_registry(settings.funds_file),
+        [adapter],
+        make_market=lambda: MarketData(SampleSource()),
+    )
+    await app.start_adapters()
+    try:
+        reply = await adapter.command("why bitcoin")
+        assert reply.sample and reply.title.startswith("BTC")
+        assert {field.label for field in reply.fields} >= {"Net mechanical", "Verdict"}
+        assert reply.chart_path is not None and reply.chart_path.exists()
+        bad = await adapter.command("why")
+        assert "Usage" in bad.to_text()
+    finally:
+        await store.close()
