@@ -161,3 +161,26 @@ async def test_chat_why_replies_with_the_ledger_and_chart(tmp_path):
         assert "Usage" in bad.to_text()
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is today's rally driven by mechanical flows in BTC?",
+        "How much of the BTC selling is forced?",
+        "Net mechanical flow for SPY this week?",
+    ],
+)
+def test_ask_routes_mechanical_flow_questions_to_the_ledger(question, capsys):
+    answer = run_json(["ask", question], capsys)
+    assert answer["parsed"]["sources"] == ["net_flow"]
+    asset = answer["parsed"]["assets"][0]
+    [item] = answer["breakdown"]
+    [channel] = item["channels"]
+    assert channel["source"] == "net_flow"
+    assert f"flows-bot why {asset}" in channel["detail"]
+    ledger = run_json(["why", asset, "--as-of", answer["as_of"], "--no-chart"], capsys)
+    if ledger["net_mechanical_usd"] is None:
+        assert channel["trade_usd"] is None
+    else:
+        assert channel["trade_usd"] == pytest.approx(ledger["net_mechanical_usd"], rel=1e-9)

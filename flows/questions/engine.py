@@ -311,7 +311,14 @@ async def _prefetch(
         for symbol in parsed.assets:
             if channel.covers(symbol, registry):
                 try:
-                    extras[(name, symbol)] = await prefetch(symbol, market, window, as_of, parsed)
+                    options = (
+                        {"registry": registry}
+                        if getattr(channel, "prefetch_needs_registry", False)
+                        else {}
+                    )
+                    extras[(name, symbol)] = await prefetch(
+                        symbol, market, window, as_of, parsed, **options
+                    )
                 except FlowsError as exc:
                     extras[(name, symbol)] = exc
     return extras

@@ -22,7 +22,15 @@ MAX_QUESTION_CHARS = 1000
 """Chat messages can be long; a question about flows is never longer than this."""
 
 CRYPTO_BASKET = ("BTC", "ETH")
-SOURCES = ("rebalancing", "vol_target", "leveraged", "positioning", "etf_flows", "gamma")
+SOURCES = (
+    "rebalancing",
+    "vol_target",
+    "leveraged",
+    "positioning",
+    "etf_flows",
+    "gamma",
+    "net_flow",
+)
 POSITIONING_SOURCES = frozenset({"positioning", "etf_flows"})
 """Sources that read what already traded: no window named means this week, no asset BTC."""
 
@@ -52,6 +60,11 @@ _SOURCE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|creations?|redemptions?)\b"
         r"|(?<!multi\sasset\s)\betfs?\b[^.?!]{0,30}\b(?:inflows?|outflows?)\b"
         r"|\breal\smoney\b|\bspot\s(?:bitcoin\s|ether\s|eth\s|btc\s)?etfs?\b"
+    ),
+    "net_flow": re.compile(
+        r"\bmechanical\s(?:flows?|selling|buying|or\sconviction)|\bdriven\sby\smechanical"
+        r"|\bforced\s(?:selling|buying|flows?)|\bis\sforced\b|\bnet\smechanical\b"
+        r"|\bis\s(?:this|the|today'?s?)\s(?:rally|move|selloff|sell\soff)\sreal\b"
     ),
     "gamma": re.compile(
         r"\bgamma\b|\bgex\b|\bdealers?\s(?:hedg|position|are\s(?:long|short))|\bcall\swall"
@@ -237,6 +250,8 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
     kind_words = read_kind_words(normalized)
     window = read_window(normalized)
     assumed = False
+    if sources == ("net_flow",):
+        window = window or read_window("today")  # the ledger is of one day's move
     if sources and set(sources) <= POSITIONING_SOURCES:
         # These read what already traded: default to this week, and to the asset with spot
         # ETFs and perpetuals ("are ETF buyers behind this rally?").

@@ -35,6 +35,7 @@ SOURCE_LABELS = {
     "positioning": "short-covering / liquidation",
     "etf_flows": "ETF creation/redemption",
     "gamma": "dealer-gamma",
+    "net_flow": "net mechanical-flow",
     "track_record": "rebalancing track-record",
 }
 

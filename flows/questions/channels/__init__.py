@@ -2,6 +2,7 @@
 dealer gamma built in; other models join with `register_channel`."""
 
 from flows.questions.channels import gamma, leveraged, rebalancing, vol_target
+from flows.questions.channels import net_flow as net_flow
 from flows.questions.channels import positioning as positioning_channels
 from flows.questions.channels import track_record as track_record
 from flows.questions.channels.base import (
