@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     gamma_rolloff_days: int = Field(
         1, ge=1, le=14, description="how many days before such an expiry the alert posts"
     )
+    net_flow_threshold_usd: float = Field(
+        500e6,
+        gt=0,
+        description="net_flow digest: post when the day's net mechanical flow reaches this "
+        "(or the verdict is mechanical)",
+    )
     chart_dir: Path = Path("flows-charts")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "flows-bot",

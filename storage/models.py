@@ -31,6 +31,7 @@ ALERT_KINDS = (
     "positioning",
     "etf_flows",
     "gamma",
+    "net_flow",
 )
 """The alert kinds known today; the schema does not restrict `kinds` to these."""
 

@@ -184,3 +184,105 @@ def test_ask_routes_mechanical_flow_questions_to_the_ledger(question, capsys):
         assert channel["trade_usd"] is None
     else:
         assert channel["trade_usd"] == pytest.approx(ledger["net_mechanical_usd"], rel=1e-9)
+
+
+# --- the daily net_flow digest ------------------------------------------------------------------
+
+
+def _ledger(net: float | None, verdict: str):
+    import datetime as dt
+
+    from flows.models.ledger import Ledger
+
+    return Ledger(
+        asset="BTC",
+        as_of=dt.date(2026, 12, 3),
+        move_pct=2.0,
+        rows=[],
+        net_mechanical_usd=net,
+        real_money_usd=None,
+        real_money_rows=[],
+        mechanical_share=None,
+        verdict=verdict,
+        verdict_reason="test",
+        coverage={"known": [], "unknown": []},
+        data_source="test",
+        sample=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("net", "verdict", "fires"),
+    [
+        (499e6, "mixed", False),
+        (500e6, "mixed", True),
+        (-600e6, "conviction", True),
+        (1e6, "mechanical", True),
+        (None, "unknown", False),
+    ],
+)
+def test_net_flow_digest_rule(net, verdict, fires):
+    from bot.monitors.net_flow import evaluate_net_flow
+
+    fired = evaluate_net_flow(_ledger(net, verdict), 500e6)
+    assert (fired is not None) == fires
+    if fired:
+        assert fired[0] == "net_flow:BTC:2026-12-03"
+
+
+async def test_net_flow_digest_through_the_outbox_once(tmp_path):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from bot.app import BotApp
+    from flows.funds import load_registry
+    from flows.marketdata import MarketData
+    from flows.marketdata.sample import SampleSource
+    from storage.models import Alert
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_settings
+
+    # A threshold of $1 makes every day with a known net news.
+    settings = sample_settings(tmp_path, net_flow_threshold_usd=1.0)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = BotApp(
+        settings,
+        store,
+        load_registry(settings.funds_file),
+        [adapter],
+        make_market=lambda: MarketData(SampleSource()),
+    )
+    await app.start_adapters()
+    try:
+        reply = await adapter.command("watch BTC net_flow", channel="flows-desk")
+        assert "net" in reply.to_text().lower()
+        await adapter.command("watch BTC drift", channel="drift-desk")
+        day = dt.date(2026, 12, 2)
+        result = await app.tick(as_of=day)
+        fired = [event for event in result.alerts if event.kind == "net_flow"]
+        assert [event.key for event in fired] == [f"net_flow:BTC:{day}"]
+        assert fired[0].message is not None and fired[0].message.sample
+        again = await app.tick(as_of=day)
+        assert not [event for event in again.alerts if event.kind == "net_flow"]
+        async with store.engine.connect() as connection:
+            keys = (
+                await connection.execute(
+                    sa.select(Alert.__table__.c.dedupe_key).where(
+                        Alert.__table__.c.kind == "net_flow"
+                    )
+                )
+            ).all()
+        # The check right after `watch` posts today's digest; the tick adds the asked day's once.
+        stored = [key for (key,) in keys]
+        assert f"net_flow:BTC:{day}" in stored and len(stored) == len(set(stored))
+        await app.dispatcher.drain()
+        posted = {
+            dest.channel
+            for dest, message, _ in adapter.state.posts
+            if message.title.endswith("today") and message.title.startswith("BTC ·")
+        }
+        assert posted == {"flows-desk"}
+    finally:
+        await store.close()

@@ -23,6 +23,7 @@ ALERT_KINDS = (
     "positioning",
     "etf_flows",
     "gamma",
+    "net_flow",
 )
 DEFAULT_KINDS = ("quarter_end", "drift", "vol")
 KIND_ALIASES = {
@@ -45,6 +46,9 @@ KIND_ALIASES = {
     "gamma": "gamma",
     "dealer_gamma": "gamma",
     "gex": "gamma",
+    "net_flow": "net_flow",
+    "net-flow": "net_flow",
+    "why": "net_flow",
 }
 SUBCOMMANDS = (
     "watch",

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 MarketFactory = Callable[[], MarketData]
 
 HELP_TEXT = (
-    "/flows watch ASSET [quarter_end drift vol letf calendar gamma] [threshold=250m|threshold=2%] "
-    "[dm]\n"
+    "/flows watch ASSET [quarter_end drift vol letf calendar gamma net_flow …] "
+    "[threshold=250m|threshold=2%] [dm]\n"
     "    subscribe this channel (or, with dm, just you) to alerts for ASSET\n"
     "/flows unwatch ASSET|all [dm]     stop alerts\n"
     "/flows list                       what this channel (and you) watch\n"

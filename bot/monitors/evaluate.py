@@ -27,7 +27,15 @@ from flows.assets import is_crypto
 from flows.results import Direction, StatusReport
 
 AlertKind = Literal[
-    "quarter_end", "drift", "vol_regime", "letf", "calendar", "positioning", "etf_flows", "gamma"
+    "quarter_end",
+    "drift",
+    "vol_regime",
+    "letf",
+    "calendar",
+    "positioning",
+    "etf_flows",
+    "gamma",
+    "net_flow",
 ]
 SUBSCRIPTION_KIND = {
     "quarter_end": "quarter_end",
@@ -38,6 +46,7 @@ SUBSCRIPTION_KIND = {
     "positioning": "positioning",
     "etf_flows": "etf_flows",
     "gamma": "gamma",
+    "net_flow": "net_flow",
 }
 DRIFT_HYSTERESIS = 0.1
 MAX_DRIFT_LEVEL = 30

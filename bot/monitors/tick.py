@@ -179,6 +179,7 @@ async def run_tick(
                 new_alerts.append(alert)
                 result.alerts.append(event)
     await _gamma(store, market, by_asset, settings, as_of, charts, new_alerts, new_states, result)
+    await _net_flow(store, market, registry, by_asset, settings, as_of, charts, new_alerts, result)
     recorded = await _record(store, new_alerts, new_states, result)
     await record_live_calls(store, result.alerts, recorded, label)
     for symbol, error in result.errors.items():
@@ -206,6 +207,29 @@ async def _gamma(
     for asset, state in evaluated.items():
         if state != states.get(asset):
             new_states[("gamma", asset)] = state
+    for event in events:
+        alert = await _new_alert(event, by_asset[event.asset], settings, {}, None, charts)
+        if alert is not None:
+            new_alerts.append(alert)
+            result.alerts.append(event)
+
+
+async def _net_flow(
+    store, market, registry, by_asset, settings, as_of, charts, new_alerts, result
+) -> None:
+    """The daily net mechanical-flow digest for assets someone watches with kind `net_flow`."""
+    watched = sorted(
+        s for s, subs in by_asset.items() if any("net_flow" in x.alert_kinds for x in subs)
+    )
+    if not watched:
+        return
+    from bot.monitors.net_flow import net_flow_alerts
+
+    events, errors = await net_flow_alerts(
+        store, market, registry, watched, settings, as_of, charts
+    )
+    for asset, error in errors.items():
+        result.errors[f"{asset} net_flow"] = error
     for event in events:
         alert = await _new_alert(event, by_asset[event.asset], settings, {}, None, charts)
         if alert is not None:
