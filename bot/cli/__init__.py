@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.cli.letf",
     "bot.cli.replay",
     "bot.cli.run",
+    "bot.cli.doctor",
 )
 
 EXIT_USAGE = 2
@@ -47,10 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from flows.errors import FlowsError
+    from storage.errors import StorageError
 
     try:
         return int(args.handler(args) or 0)
-    except FlowsError as exc:
+    except (FlowsError, StorageError) as exc:
         print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

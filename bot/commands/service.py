@@ -110,6 +110,7 @@ class CommandService:
             threshold_usd=threshold.usd if threshold else None,
             threshold_pct_adv=threshold.pct_adv if threshold else None,
             created_by=ctx.user_name or ctx.user,
+            created_by_id=ctx.user,
             now=self.clock(),
         )
         where = "you (DM)" if command.dm or ctx.is_dm else "this channel"
