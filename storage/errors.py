@@ -42,7 +42,11 @@ class DatabaseLocked(StorageError):
 
 
 _CORRUPT = ("file is not a database", "database disk image is malformed", "malformed database")
-_READ_ONLY = ("attempt to write a readonly database", "readonly database", "unable to open database")
+_READ_ONLY = (
+    "attempt to write a readonly database",
+    "readonly database",
+    "unable to open database",
+)
 _LOCKED = ("database is locked", "database table is locked")
 
 

@@ -19,6 +19,7 @@ from storage.database import (
     is_sqlite_memory,
     normalize_database_url,
 )
+from storage.delivery_health import DeliveryHealthMixin
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
 from storage.outbox import NewAlert, OutboxMixin
@@ -28,7 +29,7 @@ from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _Activ
 __all__ = ["BAR_COLUMNS", "ActiveSubscription", "BarCoverage", "NewAlert", "Store"]
 
 
-class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin):
+class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin, DeliveryHealthMixin):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 
     The queries live in one module per concern — `storage/subscriptions.py`,
