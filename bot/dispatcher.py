@@ -454,6 +454,8 @@ class Dispatcher:
             await self._tell_subscribers(adapter, key, stopped.subscriber_ids, error.reason)
             return
         workspace = key.workspace if error.scope == "workspace" else None
+        if (key.platform, workspace) in self._broken_workspaces:
+            return  # a send already in flight when the first refusal came back
         self._broken_workspaces[(key.platform, workspace)] = now
         stopped = await self._persist(
             lambda: self.store.break_workspace(
