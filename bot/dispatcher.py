@@ -336,8 +336,6 @@ class Dispatcher:
         channel_pacer, overall_pacer = self._pacers(key)
         rate_limited = transient = 0
         while not self._is_stopped(key):
-            started = self.clock()
-            await self._begun.record(delivery.id)
             await channel_pacer.acquire()
             try:
                 await overall_pacer.acquire()
@@ -345,6 +343,11 @@ class Dispatcher:
                 channel_pacer.release()
                 raise
             try:
+                # Committed before the send: a crash from here on is resolved by asking the
+                # platform, not by guessing. Marked only now, with the send's turn come, so a
+                # crash leaves few deliveries to look up.
+                started = self.clock()
+                await self._begun.record(delivery.id)
                 message_id = await adapter.send(destination, message, idempotency_key)
             except DeliveryError as exc:
                 error = exc
