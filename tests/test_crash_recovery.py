@@ -175,9 +175,7 @@ async def _discord_run(tmp: Path) -> dict[str, int]:
         channels = [str(700000000000000000 + index) for index in range(CHANNELS)]
         # Discord takes 48 messages a second: a longer fan-out, so that all ten kills land in it.
         expected = await _seed(database, "discord", "800000000000000001", channels, alerts=10)
-        env = _env(
-            tmp, database, DISCORD_TOKEN=discord.token, DISCORD_API_URL=discord.api_url
-        )
+        env = _env(tmp, database, DISCORD_TOKEN=discord.token, DISCORD_API_URL=discord.api_url)
         total = sum(len(keys) for keys in expected.values())
         kills, _ = await _crash_and_restart(
             tmp, env, lambda: len(discord.delivered_nonces()), total, seed=20

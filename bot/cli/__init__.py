@@ -18,7 +18,7 @@ COMMAND_MODULES = (
     "bot.cli.letf",
     "bot.cli.replay",
     "bot.cli.run",
-    #"bot.cli.doctor",
+    "bot.cli.doctor",
 )
 
 EXIT_USAGE = 2

@@ -251,7 +251,16 @@ class SlackStandIn:
             return json_response(
                 {"ok": False, "error": "missing_scope", "needed": "channels:history"}
             )
-        return json_response({"ok": True, **self._answer(method, params)})
+        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if method == "auth.test" else None
+        return json_response({"ok": True, **self._answer(method, params)}, headers=headers)
+
+    @property
+    def scopes(self) -> list[str]:
+        """The bot token's scopes, as Slack lists them in `X-OAuth-Scopes`."""
+        granted = ["commands", "chat:write", "chat:write.public", "files:write", "im:write"]
+        if self.history_scope:
+            granted += ["channels:history", "groups:history", "im:history"]
+        return granted
 
     def _rate_limit(self, channel: str) -> int | None:
         """Retry-After seconds when this post is over a limit; None when it may go through."""
