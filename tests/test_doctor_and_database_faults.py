@@ -272,3 +272,21 @@ async def test_doctor_warns_when_the_slack_history_scope_is_missing(
     slack_line = line(lines, "slack")
     assert slack_line.startswith("warn") and "channels:history" in slack_line
     assert "duplicates are possible" in slack_line
+    assert line(lines, "channels").startswith("ok")
+
+
+async def test_doctor_lists_broken_channels(tmp_path, capsys, monkeypatch):
+    url = await make_database(tmp_path / "flows.db")
+    store = await Store.open(url)
+    await store.break_destination(
+        platform="console", workspace="", channel="C1", user=None, reason="slack: is_archived"
+    )
+    await store.close()
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    code, lines = await doctor(capsys)
+
+    assert code == 0
+    channels = line(lines, "channels")
+    assert channels.startswith("warn") and "C1 (slack: is_archived" in channels
+    assert "/flows watch" in channels

@@ -150,7 +150,33 @@ async def _check_database(url: str) -> list[tuple[str, str, str]]:
         )
     else:
         results.append((OK, "writable", "writable, not locked"))
+    if health.at_head:
+        results.append(await _check_broken_channels(url))
     return results
+
+
+async def _check_broken_channels(url: str) -> tuple[str, str, str]:
+    """Channels the platforms refused (see docs/delivery.md): stopped until a new watch."""
+    from storage.store import Store
+
+    store = await Store.open(url, migrate=False)
+    try:
+        broken = await store.broken_destinations()
+    finally:
+        await store.close()
+    if not broken:
+        return OK, "channels", "no broken channels"
+    shown = "; ".join(
+        f"{platform} {'DM ' + user if user else channel} ({reason}, {count} subscription(s))"
+        for platform, _workspace, channel, user, reason, count in broken[:5]
+    )
+    more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+    return (
+        WARN,
+        "channels",
+        f"{len(broken)} broken: {shown}{more} → fix the bot's access there, then run "
+        "/flows watch in that channel to resume",
+    )
 
 
 async def _check_platforms(settings) -> list[tuple[str, str, str]]:
