@@ -42,7 +42,7 @@ def _env(tmp: Path, database: str, **platform: str) -> dict[str, str]:
         DATA_SOURCE="sample",
         POST_TIME_UTC=far,
         CHART_DIR=str(tmp / "charts"),
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",
         **platform,
     )
     return env
@@ -135,6 +135,15 @@ async def _database_counts(database: str) -> dict[str, int]:
         await store.close()
 
 
+def _reconciled(log: Path) -> int:
+    """How many in-flight deliveries the restarted bot found already posted (its log says)."""
+    found = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if "already posted before a restart" in line:
+            found += int(line.split(" deliver")[0].rsplit(" ", 1)[-1])
+    return found
+
+
 async def _slack_run(tmp: Path) -> dict[str, int]:
     tmp.mkdir()
     slack = await SlackStandIn().start()
@@ -161,6 +170,8 @@ async def _slack_run(tmp: Path) -> dict[str, int]:
             "lost": len(wanted - set(received)),
             "duplicated": sum(n - 1 for n in received.values() if n > 1),
             "history_lookups": len(slack.calls_to("conversations.history")),
+            # Sends Slack had taken when a kill came, found in history instead of re-sent:
+            "found_in_history": _reconciled(tmp / "bot.log"),
             **{f"db_{k}": v for k, v in (await _database_counts(database)).items()},
         }
     finally:

@@ -11,9 +11,10 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
-from bot.adapters.base import Destination
+from bot.adapters.base import DeliveryError, Destination
 from bot.adapters.discord import DiscordAdapter, nonce_for
 from bot.adapters.slack import SlackAdapter
 from bot.commands.context import CommandContext
@@ -320,3 +321,38 @@ async def test_recording_a_send_survives_a_locked_database_without_resending(
         assert await locked_store.delivery_counts() == {"pending": 0, "sent": 12, "failed": 0}
     finally:
         await locked_store.close()
+
+
+# ------------------------------------------------------------------ the stand-ins have teeth
+
+
+async def test_the_stand_ins_answer_429_to_sends_over_the_limits(
+    slack, slack_adapter, discord_standin, discord_adapter
+):
+    """The 0-429 assertions above mean something only if going too fast is punished."""
+    slack.enforce_limits = True
+    message = Message(title="t", summary="s")
+    await slack_adapter.send(Destination("slack", TEAM, "C1"), message, "flows-1-1")
+    with pytest.raises(DeliveryError) as raised:
+        await slack_adapter.send(Destination("slack", TEAM, "C1"), message, "flows-2-1")
+    assert raised.value.retry_after == 1 and slack.limited == 1
+
+    discord_standin.enforce_limits = True
+    discord_standin.channel_limit = 2
+    discord_standin.channel_window = 1.0
+    channel = "700000000000000999"
+    for index in range(3):  # discord.py waits out the announced bucket: no 429
+        await discord_adapter.send(Destination("discord", GUILD, channel), message, f"k{index}")
+    assert discord_standin.limited == 0 and len(discord_standin.messages[channel]) == 3
+    # Sent around discord.py's bucket (a second process, say), the third is refused.
+    discord_standin._buckets.clear()
+    async with aiohttp.ClientSession() as session:
+        statuses = []
+        for _ in range(3):
+            async with session.post(
+                f"{discord_standin.api_url}/channels/{channel}/messages",
+                json={"content": "x"},
+                headers={"Authorization": f"Bot {discord_standin.token}"},
+            ) as response:
+                statuses.append(response.status)
+    assert statuses == [200, 200, 429] and discord_standin.limited == 1
