@@ -48,11 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from flows.errors import FlowsError
-    from storage.errors import StorageError
 
     try:
         return int(args.handler(args) or 0)
-    except (FlowsError, StorageError) as exc:
+    except FlowsError as exc:
+        print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        # A database fault (storage.errors.StorageError): one line, like bad input. Looked up
+        # rather than imported, so commands that never touch the database do not load it.
+        storage_errors = sys.modules.get("storage.errors")
+        if storage_errors is None or not isinstance(exc, storage_errors.StorageError):
+            raise
         print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
