@@ -198,6 +198,29 @@ async def test_a_discord_channel_error_stops_every_send_to_that_channel_after_th
     assert await store.delivery_counts() == {"pending": 0, "sent": 4, "failed": 4}
 
 
+async def test_a_refused_discord_token_stops_every_discord_destination(
+    discord_standin, discord_adapter, store
+):
+    channels = [str(700000000000000200 + index) for index in range(3)]
+    await seed_fan_out(store, platform="discord", workspace=GUILD, channels=channels, alerts=2)
+    discord_standin.fail(
+        "POST /channels/{channel}/messages",
+        401,
+        {"message": "401: Unauthorized", "code": 0},
+        times=None,
+    )
+    await Dispatcher(store, {"discord": discord_adapter}).drain(max_wait=5)
+
+    posts = discord_standin.channel_posts()
+    assert len({p.path for p in posts}) == len(posts) <= 3  # at most those already in flight
+    assert await store.delivery_counts() == {"pending": 0, "sent": 0, "failed": 6}
+    for channel in channels:
+        [subscription] = await store.list_subscriptions(
+            platform="discord", workspace=GUILD, channel=channel
+        )
+        assert subscription.status == "broken" and "401" in subscription.broken_reason
+
+
 # ------------------------------------------------------------------ order through 429s
 
 
