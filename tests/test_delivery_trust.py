@@ -20,6 +20,7 @@ from bot.adapters.slack import SlackAdapter
 from bot.commands.context import CommandContext
 from bot.dispatcher import Dispatcher
 from bot.messages import Message
+from bot.ratelimit import ResponsePacer
 from storage import database
 from storage.store import Store
 from tests.delivery_seed import seed_fan_out
@@ -314,7 +315,7 @@ async def test_without_the_history_scope_slack_falls_back_and_says_so_once(
 
 
 async def test_recording_a_send_survives_a_locked_database_without_resending(
-    slack, slack_adapter, store, tmp_path, monkeypatch
+    slack, slack_adapter, store, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 100)
     path = tmp_path / "locked.db"
@@ -335,9 +336,14 @@ async def test_recording_a_send_survives_a_locked_database_without_resending(
             holder.rollback()
 
         locker = asyncio.create_task(hold_the_lock_mid_fan_out())
-        await dispatcher.drain(max_wait=30)
+        with caplog.at_level(logging.WARNING, logger="bot.dispatcher"):
+            await dispatcher.drain(max_wait=30)
         await locker
         holder.close()
+
+        # The lock was met while sends were being recorded, and waited out.
+        assert any("is locked" in r.getMessage() for r in caplog.records)
+        assert len(slack.posted()) == 12, "no send repeated"
 
         received = {channel: slack.delivered_keys(channel) for channel in channels}
         assert in_order(expected, received) == []
@@ -379,3 +385,29 @@ async def test_the_stand_ins_answer_429_to_sends_over_the_limits(
             ) as response:
                 statuses.append(response.status)
     assert statuses == [200, 200, 429] and discord_standin.limited == 1
+
+
+# ------------------------------------------------------------------ pacing
+
+
+async def test_the_pacer_counts_a_request_until_its_response_and_stamps_it_then():
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = ResponsePacer(2, 1.0, clock=lambda: now[0], sleep=sleep)
+    await pacer.acquire()
+    await pacer.acquire()
+    now[0] = 0.4  # both responses arrive late
+    pacer.release()
+    pacer.release()
+    await pacer.acquire()  # the window runs from the responses (0.4), not the sends (0.0)
+    assert now[0] == pytest.approx(1.4) and slept
+    pacer.release()
+    pacer.pause(2.0)
+    before = now[0]
+    await pacer.acquire()
+    assert now[0] - before >= 2.0
