@@ -78,9 +78,12 @@ class ResponsePacer:
 
     def delay(self) -> float:
         now = self._clock()
-        while self._stamps and now - self._stamps[0] >= self.window:
+        # The epsilon: a wait shorter than the clock's resolution would never end.
+        while self._stamps and now - self._stamps[0] >= self.window - 1e-9:
             self._stamps.popleft()
         wait = max(0.0, self._paused_until - now)
+        if wait < 1e-9:
+            wait = 0.0
         if len(self._stamps) + self._in_flight >= self.limit:
             if self._stamps:
                 wait = max(wait, self.window - (now - self._stamps[0]))
