@@ -86,13 +86,22 @@ class BotApp:
         self.adapters = adapters
         self.make_market = make_market or market_factory(settings, store)
         self.clock = clock
-        self.dispatcher = Dispatcher(store, {a.platform: a for a in adapters}, clock=clock)
+        self.dispatcher = Dispatcher(
+            store, {a.platform: a for a in adapters}, clock=clock, on_fatal=self._storage_fatal
+        )
         self.commands = CommandService(
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
         self._tick_lock = asyncio.Lock()
+        self.fatal: Exception | None = None
         self._pending_check: asyncio.Task | None = None
         self.stop_event = asyncio.Event()
+
+    def _storage_fatal(self, error: Exception) -> None:
+        """A corrupt or read-only database: stop cleanly; `run_bot` reports it in one line."""
+        if self.fatal is None:
+            self.fatal = error
+        self.stop_event.set()
 
     async def _subscribed(self) -> None:
         """A new subscription gets its first check now rather than at the next post time
@@ -163,6 +172,8 @@ class BotApp:
         try:
             result = await self.tick()
             await self.dispatcher.drain()
+            if self.dispatcher.fatal is not None:
+                raise self.dispatcher.fatal
             return result
         finally:
             await self.dispatcher.stop()
@@ -214,8 +225,16 @@ class BotApp:
             await self.stop_adapters()
 
     async def _scheduled_tick(self) -> None:
+        from storage.errors import StorageError
+
         try:
             await self.tick()
+        except StorageError as exc:
+            if not exc.transient:
+                log.error("monitor tick: %s; stopping", exc)
+                self._storage_fatal(exc)
+            else:
+                log.warning("monitor tick: %s; the next scheduled tick will try again", exc)
         except Exception:
             log.exception("monitor tick failed; the next scheduled tick will try again")
 
@@ -317,6 +336,8 @@ async def run_bot(settings: Settings, *, once: bool = False, interactive: bool =
             f"{settings.post_time_utc} UTC; data: {settings.data_source}; database: {store.url}"
         )
         await app.run_forever()
+        if app.fatal is not None:
+            raise app.fatal
         print("flows-bot stopped; pending deliveries are kept for the next start.")
         return 0
     finally:

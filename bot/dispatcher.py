@@ -1,10 +1,30 @@
 """The outbox dispatcher: drains pending deliveries to the chat platforms, reliably.
 
 Alerts and their deliveries are written before anything is sent (see bot/monitors/tick.py).
-Here each channel gets its own worker so a slow or rate-limited channel never holds up the
-others, and command handling never waits on delivery. Per-channel and per-platform pacing
-follows each adapter's `Pacing`; 429s pause the channel for Retry-After; transient failures back
-off exponentially up to a cap; 403/404 mark the subscription broken so nothing more is sent.
+Each destination (a channel, or a user's DM) gets its own worker so a slow or rate-limited
+channel never holds up the others, and command handling never waits on delivery. The guarantees
+(see docs/delivery.md):
+
+- Order: a channel's next delivery waits for the one before it. A 429 or a transient failure
+  retries the same delivery (after Retry-After / a backoff) before anything behind it, and the
+  deferral is written to the database so a restart keeps the order too
+  (`Store.due_in_channel_order`).
+- Pacing: per channel and overall, with headroom below the platform's limits, each request's
+  time stamped when its response arrives (`ResponsePacer`), so a fan-out draws no 429 of its own.
+  Discord's per-route buckets (`X-RateLimit-Remaining` / `Reset-After`) are followed by discord.py.
+- No duplicates: an attempt is committed as started before the send and its result right after
+  (group commits). A delivery that was in flight at a crash, or whose attempt failed ambiguously
+  (timeout, 5xx, worker error), is looked up on the platform before it is sent again
+  (`find_sent_many`: Slack reads the channel's history for the message metadata; Discord's
+  enforced nonce makes a re-send return the message already posted).
+- A send the platform accepted is never repeated: if recording it fails on a locked database the
+  message id is kept in memory and the write retried with backoff.
+- A channel the platform refuses (deleted, archived, bot removed, missing access) stops at once:
+  every subscription there is marked broken, every pending delivery failed, and whoever
+  subscribed is told by DM (else the log). A refused token stops its whole workspace. A new
+  `/flows watch` there resumes it.
+- Database faults: a lock is waited out; a corrupt or read-only database stops the bot cleanly
+  (`on_fatal`).
 """
 
 from __future__ import annotations
@@ -13,14 +33,19 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bot.adapters.base import ChatAdapter, DeliveryError, Destination
 from bot.messages import Message
-from bot.ratelimit import SlidingWindowLimiter
+from bot.ratelimit import ResponsePacer
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_TRANSIENT_ATTEMPTS = 6
 MAX_RATE_LIMITED_ATTEMPTS = 30
@@ -28,6 +53,11 @@ BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 600.0
 POLL_SECONDS = 2.0
 BATCH = 500
+LOOKUP_MARGIN = dt.timedelta(seconds=120)
+"""Looked-up history starts this much before the attempt: the bot's clock and the platform's
+may differ a little."""
+LOCK_RETRY_FIRST = 0.05
+LOCK_RETRY_MAX = 5.0
 
 
 def utcnow() -> dt.datetime:
@@ -50,36 +80,47 @@ class Dispatcher:
         clock: Callable[[], dt.datetime] = utcnow,
         poll_seconds: float = POLL_SECONDS,
         base_backoff: float = BASE_BACKOFF_SECONDS,
+        on_fatal: Callable[[StorageError], None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.base_backoff = base_backoff
-        self._queues: dict[_ChannelKey, asyncio.Queue] = {}
+        self.on_fatal = on_fatal
+        self._queues: dict[_ChannelKey, deque] = {}
         self._workers: dict[_ChannelKey, asyncio.Task] = {}
         self._queued: set[int] = set()
-        self._channel_limits: dict[_ChannelKey, SlidingWindowLimiter] = {}
-        self._platform_limits = {
-            name: SlidingWindowLimiter(max(1, int(adapter.pacing.global_per_second)), 1.0)
-            for name, adapter in adapters.items()
-        }
+        self._channel_pacers: dict[_ChannelKey, ResponsePacer] = {}
+        self._global_pacers: dict[tuple[str, str], ResponsePacer] = {}
+        self._broken: dict[_ChannelKey, dt.datetime] = {}
+        self._broken_workspaces: dict[tuple[str, str | None], dt.datetime] = {}
         self._wake = asyncio.Event()
         self._stopping = False
-        self._sent = _GroupCommit(store)
+        self._needs_reconcile = True
+        self._sent = _GroupCommit(self._persist, lambda sent: self.store.mark_sent_many(sent))
+        self._begun = _GroupCommit(self._persist, lambda ids: self.store.begin_attempts(ids))
         self._messages: dict[int, Message] = {}
         self.sent = 0
+        self.fatal: StorageError | None = None
 
     def wake(self) -> None:
         """New deliveries were written: look now rather than at the next poll."""
         self._wake.set()
 
+    # ------------------------------------------------------------------ loop
+
     async def run(self) -> None:
-        """Poll and enqueue until `stop()`; recovers deliveries left in flight by a crash."""
-        await self._recover_in_flight()
+        """Poll and enqueue until `stop()` (or a fatal database error); reconciles deliveries
+        left in flight by a crash first, and again after a worker error."""
         while not self._stopping:
             try:
+                if self._needs_reconcile:
+                    await self._recover_in_flight()
                 await self.enqueue_due()
+            except StorageError as exc:
+                if self._storage_failed(exc):
+                    return
             except Exception:
                 log.exception("dispatcher: could not read pending deliveries; retrying")
             with contextlib.suppress(TimeoutError):
@@ -87,14 +128,17 @@ class Dispatcher:
             self._wake.clear()
 
     async def drain(self, max_wait: float = 120.0) -> None:
-        """Send everything due now, and what comes due within `max_wait` seconds (retries after
-        a 429 or a transient failure), then return (`--once`, tests)."""
-        await self._recover_in_flight()
+        """Send everything due now, and what comes due within `max_wait` seconds, then return
+        (`--once`, tests)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait
-        while True:
+        while not self._stopping:
+            if self._needs_reconcile:
+                await self._recover_in_flight()
             await self.enqueue_due()
-            await asyncio.gather(*(queue.join() for queue in list(self._queues.values())))
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+            if self._stopping or loop.time() >= deadline:
+                return
             horizon = self.clock() + dt.timedelta(seconds=max(0.0, deadline - loop.time()))
             upcoming = [
                 delivery
@@ -105,10 +149,11 @@ class Dispatcher:
                 return
             wait = (min(d.next_attempt_at for d in upcoming) - self.clock()).total_seconds()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await asyncio.sleep(min(wait, max(0.0, deadline - loop.time())))
 
     async def stop(self) -> None:
-        """Stop taking work; a send in progress completes, queued ones stay pending in the DB."""
+        """Stop taking work; queued deliveries stay pending in the DB, and every send the
+        platform accepted is recorded before this returns (or kept for the reconciler)."""
         self._stopping = True
         self._wake.set()
         for task in list(self._workers.values()):
@@ -116,125 +161,363 @@ class Dispatcher:
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._workers.clear()
         await self._sent.wait()
+        await self._begun.wait()
+
+    def _storage_failed(self, exc: StorageError) -> bool:
+        """Log a database problem; True when it is fatal (the dispatcher stops)."""
+        if exc.transient:
+            log.warning("dispatcher: %s; retrying", exc)
+            return False
+        if self.fatal is None:
+            self.fatal = exc
+            log.error("dispatcher: %s; stopping", exc)
+            if self.on_fatal is not None:
+                self.on_fatal(exc)
+        self._stopping = True
+        return True
+
+    async def _persist(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A bookkeeping write that must not be lost: waits out a locked database with backoff;
+        a corrupt or read-only one raises."""
+        delay = LOCK_RETRY_FIRST
+        warned = False
+        while True:
+            try:
+                return await call()
+            except StorageError as exc:
+                if not exc.transient:
+                    raise
+                if not warned:
+                    log.warning("dispatcher: %s; retrying the write", exc)
+                    warned = True
+                await asyncio.sleep(delay)
+                delay = min(LOCK_RETRY_MAX, delay * 2)
+
+    # ------------------------------------------------------------------ reconciliation
 
     async def _recover_in_flight(self) -> None:
-        """A delivery attempted but not marked sent may have reached the platform before the
-        process died: ask the platform, where it can tell, before sending again."""
+        """A delivery attempted but not recorded may have reached the platform before the
+        process died (or before a worker failed): ask the platform, where it can tell, before
+        sending again — one look-up per destination."""
+        self._needs_reconcile = False
+        groups: dict[_ChannelKey, list] = {}
         for delivery, _alert in await self.store.in_flight_deliveries():
-            adapter = self.adapters.get(delivery.platform)
-            if adapter is None:
+            if delivery.id in self._queued or delivery.platform not in self.adapters:
                 continue
-            message_id = await adapter.find_sent(_destination(delivery), _idempotency_key(delivery))
-            if message_id:
-                await self.store.mark_sent(delivery.id, message_id)
+            groups.setdefault(_key(delivery), []).append(delivery)
+        for key, deliveries in groups.items():
+            adapter = self.adapters[key.platform]
+            since = min(d.attempt_started_at for d in deliveries) - LOOKUP_MARGIN
+            keys = {_idempotency_key(d): d for d in deliveries}
+            try:
+                found = await adapter.find_sent_many(_destination(deliveries[0]), list(keys), since)
+            except Exception as exc:
+                log.warning("dispatcher: could not look up in-flight sends in %s: %s", key, exc)
+                continue
+            if found:
+                sent = [(keys[k].id, message_id) for k, message_id in found.items() if k in keys]
+                await self._persist(lambda sent=sent: self.store.mark_sent_many(sent))
                 log.info(
-                    "delivery %s was already posted (%s); not resending", delivery.id, message_id
+                    "%d deliver%s to %s:%s already posted before a restart; not resending",
+                    len(sent),
+                    "y was" if len(sent) == 1 else "ies were",
+                    key.platform,
+                    key.channel,
                 )
 
+    # ------------------------------------------------------------------ queueing
+
     async def enqueue_due(self) -> int:
-        due = [
-            (delivery, alert)
-            for delivery, alert in await self.store.due_deliveries(self.clock(), limit=BATCH)
-            if delivery.id not in self._queued and delivery.platform in self.adapters
-        ]
-        # Marked in flight before any is sent, in one transaction: a crash from here on is
-        # resolved by asking the platform (find_sent) rather than by guessing.
-        await self.store.begin_attempts([delivery.id for delivery, _ in due])
+        due = await self.store.due_in_channel_order(self.clock(), limit=BATCH)
         added = 0
         for delivery, alert in due:
-            key = _ChannelKey(
-                delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
-            )
-            queue = self._queues.setdefault(key, asyncio.Queue())
+            if delivery.id in self._queued or delivery.platform not in self.adapters:
+                continue
+            key = _key(delivery)
+            if self._stopped_before(key, delivery.created_at):
+                continue  # failed with its channel a moment ago; not a resumed channel's
+            queue = self._queues.setdefault(key, deque())
             self._queued.add(delivery.id)
-            queue.put_nowait((delivery, alert))
+            queue.append((delivery, alert))
             added += 1
             worker = self._workers.get(key)
             if worker is None or worker.done():
                 self._workers[key] = asyncio.create_task(self._worker(key, queue))
         return added
 
-    def _channel_limiter(self, key: _ChannelKey) -> SlidingWindowLimiter:
-        limiter = self._channel_limits.get(key)
-        if limiter is None:
-            pacing = self.adapters[key.platform].pacing
-            limiter = SlidingWindowLimiter(pacing.per_channel_messages, pacing.per_channel_seconds)
-            self._channel_limits[key] = limiter
-        return limiter
+    def _stopped_before(self, key: _ChannelKey, created_at: dt.datetime) -> bool:
+        """True when `key` was stopped after this delivery was written; a delivery written
+        after the stop means someone resumed the channel (`/flows watch`), so it runs again."""
+        stops = [
+            self._broken.get(key),
+            self._broken_workspaces.get((key.platform, key.workspace)),
+            self._broken_workspaces.get((key.platform, None)),
+        ]
+        latest = max((at for at in stops if at is not None), default=None)
+        if latest is None:
+            return False
+        if created_at > latest:
+            self._broken.pop(key, None)
+            self._broken_workspaces.pop((key.platform, key.workspace), None)
+            self._broken_workspaces.pop((key.platform, None), None)
+            return False
+        return True
 
-    async def _worker(self, key: _ChannelKey, queue: asyncio.Queue) -> None:
+    def _is_stopped(self, key: _ChannelKey) -> bool:
+        return (
+            key in self._broken
+            or (key.platform, key.workspace) in self._broken_workspaces
+            or (key.platform, None) in self._broken_workspaces
+        )
+
+    def _pacers(self, key: _ChannelKey) -> tuple[ResponsePacer, ResponsePacer]:
+        pacing = self.adapters[key.platform].pacing
+        channel = self._channel_pacers.get(key)
+        if channel is None:
+            channel = ResponsePacer(pacing.per_channel_messages, pacing.per_channel_seconds)
+            self._channel_pacers[key] = channel
+        scope = (key.platform, key.workspace if pacing.per_workspace else "")
+        overall = self._global_pacers.get(scope)
+        if overall is None:
+            # Whole requests per second; a fraction of a request per 1/n s keeps the rate exact.
+            per_second = max(pacing.global_per_second, 0.01)
+            limit = max(1, int(per_second))
+            overall = ResponsePacer(limit, limit / per_second)
+            self._global_pacers[scope] = overall
+        return channel, overall
+
+    async def _worker(self, key: _ChannelKey, queue: deque) -> None:
         adapter = self.adapters[key.platform]
-        channel_limit = self._channel_limiter(key)
-        while not queue.empty():
-            delivery, alert = queue.get_nowait()
-            try:
-                await channel_limit.acquire()
-                await self._platform_limits[key.platform].acquire()
-                await self._deliver(adapter, delivery, alert, channel_limit)
-            except Exception:
-                log.exception("dispatcher: delivery %s crashed; it stays pending", delivery.id)
-            finally:
+        try:
+            while queue and not self._stopping:
+                delivery, alert = queue[0]
+                if self._is_stopped(key):
+                    queue.popleft()
+                    self._queued.discard(delivery.id)
+                    continue
+                try:
+                    await self._deliver(adapter, key, delivery, alert)
+                except StorageError as exc:
+                    self._storage_failed(exc)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Whether it reached the platform is unknown: look it up before re-sending.
+                    log.exception("dispatcher: delivery %s failed in the worker", delivery.id)
+                    self._needs_reconcile = True
+                    self._wake.set()
+                    return
+                queue.popleft()
                 self._queued.discard(delivery.id)
-                queue.task_done()
+        finally:
+            # Whatever is left stays pending in the database and is picked up again.
+            if self._workers.get(key) is asyncio.current_task():
+                for delivery, _ in queue:
+                    self._queued.discard(delivery.id)
+                queue.clear()
 
-    async def _deliver(self, adapter: ChatAdapter, delivery, alert, channel_limit) -> None:
+    # ------------------------------------------------------------------ one delivery
+
+    def _message(self, alert) -> Message:
         message = self._messages.get(alert.id)
         if message is None:
             if len(self._messages) > 1000:
                 self._messages.clear()
             message = self._messages[alert.id] = Message.from_storage(alert.content)
-        try:
-            message_id = await adapter.send(
-                _destination(delivery), message, _idempotency_key(delivery)
-            )
-        except DeliveryError as error:
-            await self._failed_attempt(delivery, error, channel_limit)
-            return
-        self.sent += 1
-        await self._sent.record(delivery.id, message_id)
+        return message
 
-    async def _failed_attempt(self, delivery, error: DeliveryError, channel_limit) -> None:
-        attempts = delivery.attempts + 1
-        where = f"{delivery.platform}:{delivery.channel}"
-        if error.permanent:
-            await self.store.mark_subscription_broken(delivery.subscription_id, error.reason)
-            await self.store.mark_failed(delivery.id, error.reason)
-            log.error("delivery %s to %s failed for good: %s", delivery.id, where, error.reason)
-            return
-        if error.retry_after is not None:
-            channel_limit.pause(error.retry_after)
-            if attempts < MAX_RATE_LIMITED_ATTEMPTS:
-                retry_at = self.clock() + dt.timedelta(seconds=error.retry_after)
-                await self.store.mark_retry(delivery.id, error.reason, retry_at)
+    async def _deliver(self, adapter: ChatAdapter, key: _ChannelKey, delivery, alert) -> None:
+        """Send one delivery, retrying it in place (so nothing behind it overtakes it) until it
+        is sent, refused or given up."""
+        message = self._message(alert)
+        destination = _destination(delivery)
+        idempotency_key = _idempotency_key(delivery)
+        channel_pacer, overall_pacer = self._pacers(key)
+        rate_limited = transient = 0
+        while not self._is_stopped(key):
+            await channel_pacer.acquire()
+            try:
+                await overall_pacer.acquire()
+            except BaseException:
+                channel_pacer.release()
+                raise
+            try:
+                # Committed before the send: a crash from here on is resolved by asking the
+                # platform, not by guessing. Marked only now, with the send's turn come, so a
+                # crash leaves few deliveries to look up.
+                started = self.clock()
+                await self._begun.record(delivery.id)
+                message_id = await adapter.send(destination, message, idempotency_key)
+            except DeliveryError as exc:
+                error = exc
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception(
+                    "dispatcher: %s crashed sending delivery %s", key.platform, delivery.id
+                )
+                error = DeliveryError(f"{key.platform}: {type(exc).__name__}: {exc}")
+            else:
+                self.sent += 1
+                await self._sent.record((delivery.id, message_id))
                 return
-        elif attempts < MAX_TRANSIENT_ATTEMPTS:
-            backoff = min(MAX_BACKOFF_SECONDS, self.base_backoff * 2 ** (attempts - 1))
-            await self.store.mark_retry(
-                delivery.id, error.reason, self.clock() + dt.timedelta(seconds=backoff)
+            finally:
+                channel_pacer.release()
+                overall_pacer.release()
+
+            if error.permanent:
+                await self._refused(adapter, key, delivery, error)
+                return
+            where = f"{key.platform}:{key.channel}"
+            if error.retry_after is not None:
+                rate_limited += 1
+                channel_pacer.pause(error.retry_after)
+                if rate_limited >= MAX_RATE_LIMITED_ATTEMPTS:
+                    await self._give_up(delivery, rate_limited, error)
+                    return
+                await self._defer(key, error.retry_after)
+                continue
+            transient += 1
+            # A timeout or a 5xx can hide a post that went through: ask before sending again.
+            try:
+                found = await adapter.find_sent_many(
+                    destination, [idempotency_key], started - LOOKUP_MARGIN
+                )
+            except Exception as exc:
+                log.warning("dispatcher: could not look up delivery %s: %s", delivery.id, exc)
+                found = {}
+            if found.get(idempotency_key):
+                await self._sent.record((delivery.id, found[idempotency_key]))
+                return
+            if transient >= MAX_TRANSIENT_ATTEMPTS:
+                await self._give_up(delivery, transient, error)
+                return
+            backoff = min(MAX_BACKOFF_SECONDS, self.base_backoff * 2 ** (transient - 1))
+            log.warning(
+                "delivery %s to %s failed (%s); retrying in %gs", delivery.id, where, error, backoff
+            )
+            channel_pacer.pause(backoff)
+            await self._defer(key, backoff)
+
+    async def _defer(self, key: _ChannelKey, seconds: float) -> None:
+        """Write the channel's pause down, so a restart neither sends early nor out of order."""
+        until = self.clock() + dt.timedelta(seconds=seconds)
+        try:
+            await self.store.defer_channel(
+                platform=key.platform, workspace=key.workspace, channel=key.channel, until=until
+            )
+        except StorageError as exc:
+            if not exc.transient:
+                raise
+            log.warning("dispatcher: could not record a pause of %s: %s", key.channel, exc)
+
+    async def _give_up(self, delivery, attempts: int, error: DeliveryError) -> None:
+        reason = f"gave up after {attempts} attempts: {error.reason}"
+        await self._persist(lambda: self.store.mark_failed(delivery.id, reason))
+        log.error(
+            "delivery %s to %s:%s %s", delivery.id, delivery.platform, delivery.channel, reason
+        )
+
+    async def _refused(self, adapter: ChatAdapter, key: _ChannelKey, delivery, error) -> None:
+        """The platform will not take this (or anything) here: stop at the right scope."""
+        if error.scope == "message":
+            await self._persist(lambda: self.store.mark_failed(delivery.id, error.reason))
+            log.error(
+                "delivery %s to %s:%s refused: %s",
+                delivery.id,
+                key.platform,
+                key.channel,
+                error.reason,
             )
             return
-        await self.store.mark_failed(
-            delivery.id, f"gave up after {attempts} attempts: {error.reason}"
+        now = self.clock()
+        if error.scope == "channel":
+            self._broken[key] = now
+            stopped = await self._persist(
+                lambda: self.store.break_destination(
+                    platform=key.platform,
+                    workspace=key.workspace,
+                    channel=key.channel,
+                    user=key.user,
+                    reason=error.reason,
+                )
+            )
+            where = (
+                f"{key.platform} {'DM of ' + key.user if key.user else 'channel ' + key.channel}"
+            )
+            log.error(
+                "%s stopped: %s (%d subscription(s) marked broken, %d pending deliveries "
+                "failed); it resumes when someone runs /flows watch there",
+                where,
+                error.reason,
+                stopped.subscriptions,
+                stopped.deliveries_failed,
+            )
+            await self._tell_subscribers(adapter, key, stopped.subscriber_ids, error.reason)
+            return
+        workspace = key.workspace if error.scope == "workspace" else None
+        if (key.platform, workspace) in self._broken_workspaces:
+            return  # a send already in flight when the first refusal came back
+        self._broken_workspaces[(key.platform, workspace)] = now
+        stopped = await self._persist(
+            lambda: self.store.break_workspace(
+                platform=key.platform, workspace=workspace, reason=error.reason
+            )
         )
         log.error(
-            "delivery %s to %s gave up after %d attempts: %s", delivery.id, where, attempts, error
+            "%s %s refused the bot's token (%s): every alert there is stopped (%d "
+            "subscription(s) marked broken, %d pending deliveries failed). Fix the token, "
+            "restart, and run /flows watch to resume",
+            key.platform,
+            f"workspace {workspace}" if workspace else "(all workspaces)",
+            error.reason,
+            stopped.subscriptions,
+            stopped.deliveries_failed,
         )
+
+    async def _tell_subscribers(
+        self, adapter: ChatAdapter, key: _ChannelKey, subscriber_ids: tuple[str, ...], reason: str
+    ) -> None:
+        """A DM to each person who subscribed there; the log line above when that fails too."""
+        where = f"<#{key.channel}>" if key.platform == "slack" else f"channel {key.channel}"
+        notice = Message(
+            title="flows-bot stopped posting alerts",
+            summary=f"flows-bot can no longer post in {where} ({reason}), so its alerts there are "
+            "stopped. Once the bot can post there again (invite it, unarchive the channel, "
+            "restore its permissions), run /flows watch there to resume.",
+            tone="warning",
+        )
+        _, overall = self._pacers(key)
+        for user in subscriber_ids:
+            if key.user == user:
+                continue  # their DM is what broke
+            destination = Destination(key.platform, key.workspace, user, user)
+            try:
+                await overall.acquire()
+                try:
+                    await adapter.send(destination, notice, f"flows-broken-{key.channel}-{user}")
+                finally:
+                    overall.release()
+            except Exception as exc:
+                log.warning("could not tell %s that %s stopped: %s", user, key.channel, exc)
 
 
 class _GroupCommit:
-    """Records each send before its worker goes on — most platforms cannot be asked afterwards
-    whether a message went out, so an unrecorded send would be repeated after a crash — while
-    every worker waiting at the same moment shares one transaction: 200 channels sending at once
-    cost one commit, not 200. Each caller returns only once its own send is committed."""
+    """One bookkeeping write per moment for every worker waiting on it: 200 channels starting
+    or finishing a send at once cost one commit, not 200. Each caller returns once its own item
+    is committed. A locked database is waited out (the items stay in memory meanwhile — for a
+    send already accepted by the platform, that is what keeps it from being sent again)."""
 
-    def __init__(self, store) -> None:
-        self.store = store
-        self._waiting: list[tuple[tuple[int, str | None], asyncio.Future[None]]] = []
+    def __init__(self, persist: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]], write):
+        self._persist = persist
+        self._write_many = write
+        self._waiting: list[tuple[Any, asyncio.Future[None]]] = []
         self._writer: asyncio.Task | None = None
 
-    async def record(self, delivery_id: int, message_id: str | None) -> None:
+    async def record(self, item: Any) -> None:
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append(((delivery_id, message_id), done))
+        self._waiting.append((item, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         # Shielded: a worker cancelled at shutdown must not cancel the commit of its send.
@@ -243,21 +526,30 @@ class _GroupCommit:
     async def _write(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            items = [item for item, _ in batch]
             try:
-                await self.store.mark_sent_many([sent for sent, _ in batch])
-            except Exception as exc:
+                await self._persist(lambda items=items: self._write_many(items))
+            except BaseException as exc:
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
             else:
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
 
     async def wait(self) -> None:
-        """Until every send handed in so far is committed (or has failed)."""
+        """Until every item handed in so far is committed (or has failed)."""
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
+
+
+def _key(delivery) -> _ChannelKey:
+    return _ChannelKey(
+        delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
+    )
 
 
 def _destination(delivery) -> Destination:

@@ -12,6 +12,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
+from storage.errors import database_path, install_error_mapping
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///flows-bot.db"
 """A SQLite file in the working directory: what the bot uses when `DATABASE_URL` is not set."""
 
@@ -79,7 +81,9 @@ def create_engine(url: str, *, for_migrations: bool = False, echo: bool = False)
         kwargs["pool_pre_ping"] = True
         if for_migrations:
             kwargs["poolclass"] = NullPool
-        return create_async_engine(parsed, **kwargs)
+        engine = create_async_engine(parsed, **kwargs)
+        install_error_mapping(engine, database_path(parsed))
+        return engine
 
     in_memory = is_sqlite_memory(parsed)
     if in_memory:
@@ -91,6 +95,7 @@ def create_engine(url: str, *, for_migrations: bool = False, echo: bool = False)
             kwargs["poolclass"] = NullPool
     kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     engine = create_async_engine(parsed, **kwargs)
+    install_error_mapping(engine, database_path(parsed))
     foreign_keys = "OFF" if for_migrations else "ON"
 
     @event.listens_for(engine.sync_engine, "connect")

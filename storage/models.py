@@ -120,6 +120,10 @@ class Subscription(StorageModel, table=True):
     threshold_usd: float | None = Field(default=None, sa_type=sa.Float)
     threshold_pct_adv: float | None = Field(default=None, sa_type=sa.Float)
     created_by: str = Field(default="", sa_type=sa.String(64))
+    created_by_id: str = Field(
+        default="", sa_type=sa.String(64), sa_column_kwargs={"server_default": ""}
+    )
+    """The platform user id of `created_by`: whom to DM when the channel breaks."""
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     status: str = Field(default=SUBSCRIPTION_ACTIVE, sa_type=sa.String(16))
     """active | broken (the platform refused to post there: bot removed, channel deleted…)"""

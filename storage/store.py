@@ -19,6 +19,7 @@ from storage.database import (
     is_sqlite_memory,
     normalize_database_url,
 )
+from storage.delivery_health import DeliveryHealthMixin
 from storage.live_records import LiveRecordsMixin, NewLiveRecord
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
@@ -46,6 +47,7 @@ class Store(
     PositioningCacheMixin,
     OptionChainCacheMixin,
     LiveRecordsMixin,
+    DeliveryHealthMixin,
 ):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 

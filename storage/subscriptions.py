@@ -80,6 +80,7 @@ class SubscriptionsMixin(StoreBase):
         threshold_usd: float | None = None,
         threshold_pct_adv: float | None = None,
         created_by: str = "",
+        created_by_id: str = "",
         now: dt.datetime | None = None,
     ) -> tuple[Subscription, bool]:
         """Watch `asset` in a channel (or a user's DM); returns (subscription, created).
@@ -101,6 +102,7 @@ class SubscriptionsMixin(StoreBase):
             "threshold_usd": _threshold("threshold_usd", threshold_usd),
             "threshold_pct_adv": _threshold("threshold_pct_adv", threshold_pct_adv),
             "created_by": created_by or "",
+            "created_by_id": created_by_id or "",
             "created_at": now or utcnow(),
             "status": SUBSCRIPTION_ACTIVE,
             "broken_reason": None,

@@ -124,7 +124,10 @@ async def test_forbidden_marks_subscription_broken_and_stops_sending(tmp_path) -
         await _subscribe(adapter, channels=["C1"])
         await app.tick(WINDOW_OPENS)
         await app.dispatcher.drain()
-        assert platform.posts == []
+        # The only post is the notice to whoever subscribed, by DM.
+        [(notice_to, notice, _)] = platform.posts
+        assert notice_to.user == "U1" and "/flows watch" in notice.summary
+        platform.posts.clear()
         [subscription] = await store.list_subscriptions(
             platform="console", workspace="W1", channel="C1"
         )
@@ -133,7 +136,7 @@ async def test_forbidden_marks_subscription_broken_and_stops_sending(tmp_path) -
         result = await app.tick(dt.date(2026, 9, 29))
         assert result.deliveries == 0
         await app.dispatcher.drain()
-        assert platform.posts == [] and len(platform.attempts) == 1
+        assert platform.posts == [] and len(platform.attempts) == 2
     finally:
         await store.close()
 

@@ -360,6 +360,8 @@ def test_the_app_manifest_ships_with_the_command_scopes_and_socket_mode():
 
     assert "- command: /flows" in manifest
     assert "usage_hint:" in manifest
-    for scope in ("commands", "chat:write", "chat:write.public", "files:write", "im:write"):
+    scopes = ("commands", "chat:write", "chat:write.public", "files:write", "im:write")
+    history = ("channels:history", "groups:history", "im:history")
+    for scope in scopes + history:
         assert f"      - {scope}\n" in manifest
     assert "socket_mode_enabled: true" in manifest

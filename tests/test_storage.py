@@ -215,7 +215,7 @@ async def test_upgrade_is_idempotent_and_keeps_rows(database_url):
         await store.close()
 
 
-OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007", "0008"]
+OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007", "0008", "0009"]
 
 
 @pytest.mark.parametrize("revision", OLDER_REVISIONS)

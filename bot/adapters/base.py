@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,10 @@ class Pacing:
     per_channel_messages: int
     per_channel_seconds: float
     global_per_second: float
+    """The overall rate, already with headroom below the platform's own limit (other calls —
+    command replies, look-ups — share it)."""
+    per_workspace: bool = False
+    """True when the overall rate applies per workspace (Slack) rather than per bot (Discord)."""
 
 
 class AdapterConfigError(FlowsError):
@@ -41,18 +46,31 @@ class DeliveryError(Exception):
     """A send that did not go through. The dispatcher decides from the fields what happens next.
 
     - `retry_after` set: rate limited; try again after that many seconds.
-    - `permanent`: the destination is gone or forbids us (403/404, channel deleted, bot
-      removed); the subscription is marked broken and nothing more is sent to it.
-    - otherwise transient: retried with backoff up to a cap.
+    - `permanent`: retrying will not help. `scope` says how far the refusal reaches:
+      "message" (only this message is refused), "channel" (the channel or DM is gone or forbids
+      us: every subscription there stops at once), "workspace" (the token is refused for the
+      whole workspace) or "platform" (the token is refused everywhere).
+    - otherwise transient: retried with backoff up to a cap, after asking the platform whether
+      the failed attempt went through anyway (a timeout can hide a post that succeeded).
     """
 
+    SCOPES = ("message", "channel", "workspace", "platform")
+
     def __init__(
-        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        scope: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-        self.permanent = permanent
+        self.permanent = permanent or scope is not None
+        self.scope = scope or ("channel" if permanent else "message")
+        if self.scope not in self.SCOPES:
+            raise ValueError(f"unknown DeliveryError scope {self.scope!r}")
 
 
 class ChatAdapter(abc.ABC):
@@ -76,6 +94,19 @@ class ChatAdapter(abc.ABC):
 
         Called for deliveries that were in flight when the process stopped."""
         return None
+
+    async def find_sent_many(
+        self, destination: Destination, idempotency_keys: list[str], since: dt.datetime
+    ) -> dict[str, str]:
+        """{key: message id} for those of `idempotency_keys` already posted to `destination`
+        since `since` (when the first of their attempts began). Adapters that can read a
+        channel's history back do it in one pass; the default asks `find_sent` per key."""
+        found: dict[str, str] = {}
+        for key in idempotency_keys:
+            message_id = await self.find_sent(destination, key)
+            if message_id:
+                found[key] = message_id
+        return found
 
     @abc.abstractmethod
     async def stop(self) -> None:

@@ -11,7 +11,8 @@
   permissions (server admins can override `default_member_permissions`, so that is not relied on).
 - Nothing the bot sends can ping: `allowed_mentions` is none on the client and on every send.
 - Alerts carry a nonce derived from the delivery's idempotency key with `enforce_nonce`, so a
-  retried send within Discord's nonce window returns the message already posted.
+  retried send within Discord's nonce window returns the message already posted. The nonce is a
+  hash of the stored key, so a restart re-sends with the very same nonce.
 - Rate limits: discord.py waits out short 429s itself, per route bucket and for the global limit,
   which only it can see. Waits longer than `max_ratelimit_timeout` (30 s, discord.py's minimum)
   surface as `RateLimited` and become `DeliveryError(retry_after=…)`, so the dispatcher pauses
@@ -92,7 +93,15 @@ def delivery_error(error: Exception) -> DeliveryError:
             f"discord: rate limited for {error.retry_after:.1f}s", retry_after=error.retry_after
         )
     if isinstance(error, discord.Forbidden | discord.NotFound):
-        return DeliveryError(f"discord: {error.status} {error.text or ''}".strip(), permanent=True)
+        # 50001 Missing Access, 50013 Missing Permissions, 10003 Unknown Channel, 50007 cannot
+        # DM the user…: the destination refuses us, so the whole channel (or DM) stops at once;
+        # Discord bans an IP that keeps making invalid requests.
+        code = f" (code {error.code})" if getattr(error, "code", 0) else ""
+        return DeliveryError(
+            f"discord: {error.status} {error.text or ''}{code}".strip(), scope="channel"
+        )
+    if isinstance(error, discord.HTTPException) and error.status == 401:
+        return DeliveryError("discord: 401 the token was refused", scope="platform")
     if isinstance(error, discord.HTTPException):
         if error.status == 429:
             return DeliveryError("discord: rate limited", retry_after=_retry_after(error))
@@ -131,7 +140,10 @@ def kind_choices(current: str) -> list[app_commands.Choice[str]]:
 
 class DiscordAdapter(ChatAdapter):
     platform = "discord"
-    pacing = Pacing(per_channel_messages=5, per_channel_seconds=5.0, global_per_second=50)
+    # Per channel: discord.py follows each route bucket's X-RateLimit-Remaining / Reset-After;
+    # the 5 per 5 s here only backs it up. Overall: Discord's global 50 requests/s, kept at
+    # 48/s for interaction replies and look-ups (the global limit sends no Remaining header).
+    pacing = Pacing(per_channel_messages=5, per_channel_seconds=5.0, global_per_second=48)
 
     def __init__(
         self,

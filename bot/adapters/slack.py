@@ -11,11 +11,15 @@ Reliability choices:
 - Deliveries raise `DeliveryError`; a 429 is *not* slept on inside slack_sdk (no rate-limit retry
   handler) but handed to the dispatcher with its Retry-After, which pauses just that channel and
   persists the retry time. Connection errors and 5xx get slack_sdk's own short retries.
-- Slack has no idempotency key for `chat.postMessage`, so `find_sent` cannot tell whether a send
-  that was in flight when the process died reached Slack (reading history back needs extra
-  `*:history` scopes). Deliveries are at-least-once: a crash between Slack accepting a message and
-  the outbox recording it re-sends that one message. The key still travels in the message
-  `metadata` (event type `flows_delivery`) so duplicates can be traced.
+- Slack has no idempotency key for `chat.postMessage`, so every alert carries its delivery's key
+  in the message `metadata` (event type `flows_delivery`), and `find_sent_many` reads the
+  channel's history (`conversations.history` with `include_all_metadata`, from the attempt's
+  start) for it before a delivery that was in flight at a crash is sent again. That needs the
+  `channels:history` / `groups:history` / `im:history` scopes (see slack_manifest.yaml); without
+  them the look-up finds nothing, a warning says once that duplicates are possible, and the
+  delivery is re-sent as before.
+- Errors are classified by reach (`DeliveryError.scope`): a channel that is gone, archived or
+  closed to the bot stops that channel; a refused token stops the workspace.
 - The Socket Mode client reconnects by itself; a failed post only fails that delivery.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -70,11 +75,14 @@ be replayed within that window; remembering accepted signatures for as long clos
 AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 )
-PERMANENT_ERRORS = AUTH_ERRORS | frozenset(
+WORKSPACE_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired"})
+"""The token is refused: nothing can be posted anywhere in the workspace."""
+CHANNEL_ERRORS = frozenset(
     {
         "channel_not_found",
         "not_in_channel",
         "is_archived",
+        "account_inactive",
         "restricted_action",
         "restricted_action_read_only_channel",
         "restricted_action_non_threadable_channel",
@@ -85,8 +93,13 @@ PERMANENT_ERRORS = AUTH_ERRORS | frozenset(
         "cannot_dm_bot",
     }
 )
-"""Errors that will not go away by retrying: the subscription is marked broken (a fresh
-`/flows watch` there reactivates it once the cause is fixed)."""
+"""The channel (or DM) refuses the bot: every subscription there stops at once (a fresh
+`/flows watch` there reactivates them once the cause is fixed)."""
+PERMANENT_ERRORS = WORKSPACE_ERRORS | CHANNEL_ERRORS
+HISTORY_SCOPE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type"})
+HISTORY_PAGE = 200
+HISTORY_MAX_PAGES = 10
+METADATA_EVENT = "flows_delivery"
 
 _CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
 
@@ -137,8 +150,10 @@ def delivery_error(error: SlackApiError) -> DeliveryError:
         return DeliveryError(
             f"slack: rate limited (Retry-After {retry_after:g}s)", retry_after=retry_after
         )
-    if code in PERMANENT_ERRORS or status in (403, 404, 410):
-        return DeliveryError(f"slack: {code}", permanent=True)
+    if code in WORKSPACE_ERRORS or status == 401:
+        return DeliveryError(f"slack: {code}", scope="workspace")
+    if code in CHANNEL_ERRORS or status in (403, 404, 410):
+        return DeliveryError(f"slack: {code}", scope="channel")
     return DeliveryError(f"slack: {code}")
 
 
@@ -162,7 +177,11 @@ def command_context(body: dict[str, Any]) -> CommandContext:
 
 class SlackAdapter(ChatAdapter):
     platform = "slack"
-    pacing = Pacing(per_channel_messages=1, per_channel_seconds=1.0, global_per_second=20)
+    # chat.postMessage: 1 per second per channel; the workspace-wide rate is kept at 19/s,
+    # 5 % below the 20/s assumed for a workspace, for command replies and look-ups.
+    pacing = Pacing(
+        per_channel_messages=1, per_channel_seconds=1.0, global_per_second=19, per_workspace=True
+    )
 
     def __init__(
         self,
@@ -206,6 +225,7 @@ class SlackAdapter(ChatAdapter):
         self._runner: web.AppRunner | None = None
         self._seen_signatures: dict[str, float] = {}
         self._dm_channels: dict[str, str] = {}
+        self._history_unavailable_logged = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackAdapter:
@@ -401,7 +421,7 @@ class SlackAdapter(ChatAdapter):
                 unfurl_links=False,
                 unfurl_media=False,
                 metadata={
-                    "event_type": "flows_delivery",
+                    "event_type": METADATA_EVENT,
                     "event_payload": {"key": idempotency_key},
                 },
             )
@@ -413,6 +433,58 @@ class SlackAdapter(ChatAdapter):
         if message.chart_path:
             await self._upload_chart(posted_in, message)
         return f"{posted_in}:{response['ts']}"
+
+    async def find_sent(self, destination: Destination, idempotency_key: str) -> str | None:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        found = await self.find_sent_many(destination, [idempotency_key], since)
+        return found.get(idempotency_key)
+
+    async def find_sent_many(
+        self, destination: Destination, idempotency_keys: list[str], since: dt.datetime
+    ) -> dict[str, str]:
+        """Read the channel's history since `since` for messages whose metadata carries these
+        keys; {key: "channel:ts"} of those found."""
+        wanted = set(idempotency_keys)
+        found: dict[str, str] = {}
+        channel = await self._channel_for(destination)
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            try:
+                page = await self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{since.timestamp():.6f}",
+                    limit=HISTORY_PAGE,
+                    include_all_metadata=True,
+                    **({"cursor": cursor} if cursor else {}),
+                )
+            except SlackApiError as exc:
+                code = _error_code(exc)
+                if code in HISTORY_SCOPE_ERRORS or code in CHANNEL_ERRORS:
+                    self._history_unavailable(code)
+                    return found
+                raise
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") != METADATA_EVENT:
+                    continue
+                key = (metadata.get("event_payload") or {}).get("key")
+                if key in wanted:
+                    found[key] = f"{channel}:{message.get('ts')}"
+            cursor = ((page.get("response_metadata") or {}).get("next_cursor")) or None
+            if len(found) == len(wanted) or not page.get("has_more") or not cursor:
+                break
+        return found
+
+    def _history_unavailable(self, code: str) -> None:
+        if not self._history_unavailable_logged:
+            self._history_unavailable_logged = True
+            log.warning(
+                "slack: cannot read channel history (%s) to check whether an alert in flight at "
+                "a restart was already posted; it is sent again, so duplicates are possible. "
+                "Add the channels:history, groups:history and im:history scopes and reinstall "
+                "the app (see docs/delivery.md)",
+                code,
+            )
 
     async def _channel_for(self, destination: Destination) -> str:
         if not destination.user:

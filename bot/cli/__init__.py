@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bot.cli.funds",
     "bot.cli.track",
     "bot.cli.why",
+    "bot.cli.doctor",
 )
 
 EXIT_USAGE = 2
@@ -76,6 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if last_bar is not None:
             message += f"; pass {getattr(args, 'date_option', '--as-of')} {last_bar} or earlier"
         print(f"flows-bot {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        # A database fault (storage.errors.StorageError): one line, like bad input. Looked up
+        # rather than imported, so commands that never touch the database do not load it.
+        storage_errors = sys.modules.get("storage.errors")
+        if storage_errors is None or not isinstance(exc, storage_errors.StorageError):
+            raise
+        print(f"flows-bot {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -116,9 +116,13 @@ class CommandService:
             threshold_usd=threshold.usd if threshold else None,
             threshold_pct_adv=threshold.pct_adv if threshold else None,
             created_by=ctx.user_name or ctx.user,
+            created_by_id=ctx.user,
             now=self.clock(),
         )
         where = "you (DM)" if command.dm or ctx.is_dm else "this channel"
+        # A watch run here proves the bot can reach this channel again: alerts stopped when the
+        # platform refused it (or the workspace's token) resume.
+        await self.store.resume_channel(**self._target(ctx, command.dm))
         if not created:
             return Message(
                 title=f"Already watching {command.asset}",

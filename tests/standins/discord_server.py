@@ -4,14 +4,23 @@ REST answers are JSON with a content type of exactly `application/json` (what di
 Messages posted with `enforce_nonce` and a nonce already used in that channel return the existing
 message, as Discord does. The gateway says HELLO, answers heartbeats, sends READY after IDENTIFY
 and delivers INTERACTION_CREATE events on request, so interactions reach the real command tree
-through the real client."""
+through the real client.
+
+With `enforce_limits`, message creation is held to Discord's limits: a bucket per channel of
+`channel_limit` messages per `channel_window` seconds (announced on every answer through
+`X-RateLimit-Limit` / `-Remaining` / `-Reset` / `-Reset-After` / `-Bucket`) and a global
+`global_per_second`; a request over either gets a 429 (counted in `limited`). `inject_429`
+answers that fraction of sends with a 429 regardless (`injected`; without `Via`, as a proxy or
+Cloudflare would, so discord.py hands it on instead of retrying itself)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +80,16 @@ class DiscordStandIn:
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
+        self.enforce_limits = False
+        self.channel_limit = 5
+        self.channel_window = 5.0
+        self.global_per_second = 50
+        self.inject_429 = 0.0
+        self.limited = 0
+        self.injected = 0
+        self._buckets: dict[str, list[float]] = {}
+        self._global: deque[float] = deque()
+        self._random = random.Random(19)
 
     @property
     def api_url(self) -> str:
@@ -288,18 +307,69 @@ class DiscordStandIn:
     async def _delete_original(self, request: web.Request, record: Request) -> web.Response:
         return web.Response(status=204)
 
+    def _limit(self, channel: str, record: Request) -> tuple[web.Response | None, dict[str, str]]:
+        """(a 429 answer or None, the rate-limit headers for the answer)."""
+        now = time.monotonic()
+        if self.inject_429 and self._random.random() < self.inject_429:
+            self.injected += 1
+            record.status = 429
+            body = {"message": "You are being rate limited.", "retry_after": 0.2, "global": False}
+            return json_response(body, 429, {"Retry-After": "1"}), {}
+        if not self.enforce_limits:
+            return None, {}
+        bucket = self._buckets.get(channel)
+        if bucket is None or now - bucket[0] >= self.channel_window:
+            bucket = self._buckets[channel] = [now, 0]
+        reset_after = max(0.0, bucket[0] + self.channel_window - now)
+        headers = {
+            "X-RateLimit-Limit": str(self.channel_limit),
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Bucket": "channel-messages",
+        }
+        while self._global and now - self._global[0] >= 1.0:
+            self._global.popleft()
+        over_global = len(self._global) >= self.global_per_second
+        if bucket[1] >= self.channel_limit or over_global:
+            self.limited += 1
+            record.status = 429
+            retry_after = 1.0 - (now - self._global[0]) if over_global else reset_after
+            body = {"message": "You are being rate limited.", "retry_after": retry_after}
+            body["global"] = over_global
+            headers.update(
+                {
+                    "X-RateLimit-Remaining": "0",
+                    "Retry-After": f"{retry_after:.3f}",
+                    "Via": "1.1 google",
+                    **({"X-RateLimit-Global": "true"} if over_global else {}),
+                }
+            )
+            return json_response(body, 429, headers), headers
+        bucket[1] += 1
+        self._global.append(now)
+        headers["X-RateLimit-Remaining"] = str(self.channel_limit - int(bucket[1]))
+        return None, headers
+
     async def _create_message(self, request: web.Request, record: Request) -> web.Response:
         channel = request.match_info["channel"]
+        limited, headers = self._limit(channel, record)
+        if limited is not None:
+            return limited
         nonce = record.payload.get("nonce")
         if nonce and record.payload.get("enforce_nonce"):
             existing = self._nonces.get((channel, str(nonce)))
             if existing is not None:
-                return json_response(existing)
+                return json_response(existing, headers=headers)
         message = self._message(channel, record.payload, record.files)
         self.messages.setdefault(channel, []).append(message)
         if nonce:
             self._nonces[(channel, str(nonce))] = message
-        return json_response(message)
+        return json_response(message, headers=headers)
+
+    def delivered_nonces(self, channel: str | None = None) -> list[str]:
+        """The nonce of every message stored, in posting order."""
+        channels = [channel] if channel else list(self.messages)
+        return [m["nonce"] for c in channels for m in self.messages.get(c, []) if m.get("nonce")]
 
     async def _open_dm(self, request: web.Request, record: Request) -> web.Response:
         recipient = str(record.payload["recipient_id"])

@@ -3,14 +3,23 @@ command `response_url`s and a Socket Mode websocket.
 
 Web API calls answer like Slack: HTTP 200 with `{"ok": false, "error": …}` for API errors, HTTP
 429 with `Retry-After` for rate limits. The websocket says `hello`, delivers `slash_commands`
-envelopes on request and records each ack (`{"envelope_id": …}`)."""
+envelopes on request and records each ack (`{"envelope_id": …}`).
+
+Posted messages are kept per channel with their `metadata` and a `ts` taken from the clock, and
+`conversations.history` serves them back (newest first, `oldest`, cursor pages, metadata only
+with `include_all_metadata`) — or `missing_scope` when `history_scope` is off. With
+`enforce_limits`, `chat.postMessage` is held to Slack's 1 message per second per channel and
+`workspace_per_second` per workspace (a 429 with Retry-After beyond that, counted in
+`limited`); `inject_429` answers that fraction of sends with a 429 regardless (`injected`)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +57,20 @@ class SlackStandIn:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_ready = asyncio.Event()
         self._ids = itertools.count(1)
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        """Messages per channel, oldest first, as `conversations.history` serves them."""
+        self.history_scope = True
+        self.enforce_limits = False
+        self.channel_interval = 1.0
+        self.workspace_per_second = 20.0
+        self.inject_429 = 0.0
+        self.inject_retry_after = 1
+        self.limited = 0
+        self.injected = 0
+        self._last_post: dict[str, float] = {}
+        self._workspace_posts: deque[float] = deque()
+        self._last_ts = 0.0
+        self._random = random.Random(19)
 
     @property
     def api_url(self) -> str:
@@ -56,6 +79,7 @@ class SlackStandIn:
     async def start(self) -> SlackStandIn:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{command_id}", self._response)
         app.router.add_get("/socket", self._socket)
@@ -215,7 +239,82 @@ class SlackStandIn:
             if failure.take(params):
                 call.status, call.error = failure.status, failure.body["error"]
                 return json_response(failure.body, failure.status, failure.headers)
-        return json_response({"ok": True, **self._answer(method, params)})
+        if method == "chat.postMessage":
+            limited = self._rate_limit(str(params.get("channel")))
+            if limited is not None:
+                call.status, call.error = 429, "ratelimited"
+                return json_response(
+                    {"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(limited)}
+                )
+        if method == "conversations.history" and not self.history_scope:
+            call.error = "missing_scope"
+            return json_response(
+                {"ok": False, "error": "missing_scope", "needed": "channels:history"}
+            )
+        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if method == "auth.test" else None
+        return json_response({"ok": True, **self._answer(method, params)}, headers=headers)
+
+    @property
+    def scopes(self) -> list[str]:
+        """The bot token's scopes, as Slack lists them in `X-OAuth-Scopes`."""
+        granted = ["commands", "chat:write", "chat:write.public", "files:write", "im:write"]
+        if self.history_scope:
+            granted += ["channels:history", "groups:history", "im:history"]
+        return granted
+
+    def _rate_limit(self, channel: str) -> int | None:
+        """Retry-After seconds when this post is over a limit; None when it may go through."""
+        now = time.monotonic()
+        if self.inject_429 and self._random.random() < self.inject_429:
+            self.injected += 1
+            return self.inject_retry_after
+        if not self.enforce_limits:
+            return None
+        last = self._last_post.get(channel)
+        if last is not None and now - last < self.channel_interval:
+            self.limited += 1
+            return 1
+        while self._workspace_posts and now - self._workspace_posts[0] >= 1.0:
+            self._workspace_posts.popleft()
+        if len(self._workspace_posts) >= self.workspace_per_second:
+            self.limited += 1
+            return 1
+        self._last_post[channel] = now
+        self._workspace_posts.append(now)
+        return None
+
+    def _new_ts(self) -> str:
+        # Like Slack: epoch seconds with microseconds, unique and increasing per workspace.
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel"))
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        offset = int(params.get("cursor") or 0)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        newest_first = [
+            m for m in reversed(self.history.get(channel, [])) if float(m["ts"]) > oldest
+        ]
+        page = newest_first[offset : offset + limit]
+        more = offset + limit < len(newest_first)
+        messages = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in page]
+        return {
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+        }
+
+    def delivered_keys(self, channel: str | None = None) -> list[str]:
+        """The delivery keys in the metadata of posted messages, in posting order."""
+        channels = [channel] if channel else list(self.history)
+        return [
+            m["metadata"]["event_payload"]["key"]
+            for c in channels
+            for m in self.history.get(c, [])
+            if (m.get("metadata") or {}).get("event_type") == "flows_delivery"
+        ]
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
@@ -231,8 +330,17 @@ class SlackStandIn:
         if method == "apps.connections.open":
             return {"url": self.url.replace("http://", "ws://") + "/socket"}
         if method == "chat.postMessage":
-            ts = f"{1_790_000_000 + n}.000100"
+            ts = self._new_ts()
+            metadata = params.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            stored = {"type": "message", "ts": ts, "text": params.get("text"), "bot_id": "B0BOT"}
+            if metadata:
+                stored["metadata"] = metadata
+            self.history.setdefault(str(params["channel"]), []).append(stored)
             return {"channel": params["channel"], "ts": ts, "message": {"text": params.get("text")}}
+        if method == "conversations.history":
+            return self._history(params)
         if method == "chat.postEphemeral":
             return {"message_ts": f"{1_790_000_000 + n}.000200"}
         if method == "conversations.open":
