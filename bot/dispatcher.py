@@ -28,6 +28,8 @@ BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 600.0
 POLL_SECONDS = 2.0
 BATCH = 500
+LEASE_SECONDS = 60.0
+"""How long a claimed delivery stays reserved for this process (renewed while it waits)."""
 
 
 def utcnow() -> dt.datetime:
@@ -50,8 +52,13 @@ class Dispatcher:
         clock: Callable[[], dt.datetime] = utcnow,
         poll_seconds: float = POLL_SECONDS,
         base_backoff: float = BASE_BACKOFF_SECONDS,
+        worker_id: str = "flows-bot",
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.store = store
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self._renewed_at = 0.0
         self.adapters = adapters
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -79,6 +86,7 @@ class Dispatcher:
         await self._recover_in_flight()
         while not self._stopping:
             try:
+                await self._renew_leases()
                 await self.enqueue_due()
             except Exception:
                 log.exception("dispatcher: could not read pending deliveries; retrying")
@@ -116,30 +124,60 @@ class Dispatcher:
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._workers.clear()
         await self._sent.wait()
+        # What was still queued goes back at once rather than when its lease runs out.
+        with contextlib.suppress(Exception):
+            await self.store.release_leases(self.worker_id, sorted(self._queued))
 
     async def _recover_in_flight(self) -> None:
         """A delivery attempted but not marked sent may have reached the platform before the
         process died: ask the platform, where it can tell, before sending again."""
-        for delivery, _alert in await self.store.in_flight_deliveries():
-            adapter = self.adapters.get(delivery.platform)
-            if adapter is None:
-                continue
-            message_id = await adapter.find_sent(_destination(delivery), _idempotency_key(delivery))
-            if message_id:
-                await self.store.mark_sent(delivery.id, message_id)
-                log.info(
-                    "delivery %s was already posted (%s); not resending", delivery.id, message_id
-                )
+        for delivery, _alert in await self.store.in_flight_deliveries(now=self.clock()):
+            await self._already_posted(delivery)
+
+    async def _already_posted(self, delivery) -> bool:
+        """Ask the platform whether an attempt that never settled reached it; if so record
+        the send. True when it did (do not send again)."""
+        adapter = self.adapters.get(delivery.platform)
+        if adapter is None:
+            return False
+        message_id = await adapter.find_sent(_destination(delivery), _idempotency_key(delivery))
+        if message_id:
+            await self.store.mark_sent(delivery.id, message_id)
+            log.info("delivery %s was already posted (%s); not resending", delivery.id, message_id)
+            return True
+        return False
+
+    async def _renew_leases(self) -> None:
+        """Heartbeat: keep the leases on what waits in this process's queues."""
+        loop = asyncio.get_running_loop()
+        if not self._queued or loop.time() - self._renewed_at < self.lease_seconds / 3:
+            return
+        self._renewed_at = loop.time()
+        await self.store.renew_leases(
+            self.worker_id, sorted(self._queued), lease_seconds=self.lease_seconds, now=self.clock()
+        )
 
     async def enqueue_due(self) -> int:
-        due = [
-            (delivery, alert)
-            for delivery, alert in await self.store.due_deliveries(self.clock(), limit=BATCH)
-            if delivery.id not in self._queued and delivery.platform in self.adapters
-        ]
-        # Marked in flight before any is sent, in one transaction: a crash from here on is
-        # resolved by asking the platform (find_sent) rather than by guessing.
-        await self.store.begin_attempts([delivery.id for delivery, _ in due])
+        """Claim due deliveries (a lease per row: several processes may share the outbox; see
+        storage/leases.py) and queue them on their channels' workers. Only rows the claim
+        actually took are queued — the claim re-checks that each is still pending and free, so
+        a delivery sent a moment ago is never queued again."""
+        claimed = await self.store.claim_due(
+            self.worker_id,
+            lease_seconds=self.lease_seconds,
+            now=self.clock(),
+            limit=BATCH,
+            platforms=sorted(self.adapters),
+        )
+        due = []
+        for claim in claimed:
+            delivery = claim.delivery
+            if delivery.id in self._queued:
+                continue  # its lease ran out while it waited here; now it is ours again
+            # A worker died (or lost its lease) mid-send: ask the platform before resending.
+            if claim.reclaimed and await self._already_posted(delivery):
+                continue
+            due.append((delivery, claim.alert))
         added = 0
         for delivery, alert in due:
             key = _ChannelKey(

@@ -189,6 +189,7 @@ class Delivery(StorageModel, table=True):
         sa.UniqueConstraint("alert_id", "subscription_id"),
         sa.Index(None, "status", "next_attempt_at"),
         sa.Index(None, "subscription_id"),
+        sa.Index(None, "channel", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -211,6 +212,11 @@ class Delivery(StorageModel, table=True):
     attempt_started_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     """Set by `begin_attempt` just before a send and cleared by its outcome: a pending delivery
     that still has it after a crash may have reached the platform (ask before resending)."""
+    claimed_by: str | None = Field(default=None, sa_type=sa.String(128))
+    """The worker (`flows-bot run --worker-id`) that last claimed the delivery to send it."""
+    lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Until when `claimed_by` holds the delivery (and its channel); an expired lease is
+    reclaimed by any worker, after asking the platform whether the send went through."""
     platform_message_id: str | None = Field(default=None, sa_type=sa.String(128))
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

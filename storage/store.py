@@ -19,16 +19,24 @@ from storage.database import (
     is_sqlite_memory,
     normalize_database_url,
 )
+from storage.leases import ClaimedDelivery, OutboxLeaseMixin
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
 from storage.outbox import NewAlert, OutboxMixin
 from storage.reference import ReferenceCache
 from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _ActiveSnapshot
 
-__all__ = ["BAR_COLUMNS", "ActiveSubscription", "BarCoverage", "NewAlert", "Store"]
+__all__ = [
+    "BAR_COLUMNS",
+    "ActiveSubscription",
+    "BarCoverage",
+    "ClaimedDelivery",
+    "NewAlert",
+    "Store",
+]
 
 
-class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, BarCacheMixin):
+class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, OutboxLeaseMixin, BarCacheMixin):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 
     The queries live in one module per concern — `storage/subscriptions.py`,

@@ -194,7 +194,7 @@ async def test_upgrade_is_idempotent_and_keeps_rows(database_url):
         await store.close()
 
 
-OLDER_REVISIONS = ["0001", "0002", "0003", "0004"]
+OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
 
 
 @pytest.mark.parametrize("revision", OLDER_REVISIONS)
