@@ -22,6 +22,8 @@ from flows.marketdata import MarketData, open_source
 log = logging.getLogger(__name__)
 
 LAST_TICK = ("_scheduler", "monitors")
+DATABASE_CONNECT_TIMEOUT = 15.0
+"""Seconds to wait for the database at start-up before saying it cannot be reached."""
 SUBSCRIBE_CHECK_DELAY = 1.0
 """Seconds to wait after a watch before checking, so a burst of watches shares one check."""
 
@@ -33,6 +35,71 @@ def freeze_startup_heap() -> None:
     are collected first, so nothing collectable is frozen."""
     gc.collect()
     gc.freeze()
+
+
+async def open_store(url: str):
+    """`Store.open`, with a database that cannot be reached or refuses us reported as one line
+    naming where it is (never the password): `flows-bot` prints it and exits with code 2."""
+    from sqlalchemy.engine import make_url
+
+    from flows.errors import InputError
+    from storage.database import normalize_database_url
+    from storage.store import Store
+
+    try:
+        parsed = make_url(normalize_database_url(url))
+    except Exception as error:
+        raise InputError(f"DATABASE_URL is not a database URL: {error}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return await Store.open(url)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+    try:
+        return await asyncio.wait_for(Store.open(url), timeout=DATABASE_CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise InputError(
+            f"cannot reach the PostgreSQL server at {where}: no answer within "
+            f"{DATABASE_CONNECT_TIMEOUT:.0f} s (check DATABASE_URL)"
+        ) from None
+    except (OSError, ImportError) as error:
+        reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+        raise InputError(
+            f"cannot reach the PostgreSQL server at {where}: {reason} (check DATABASE_URL)"
+        ) from None
+    except Exception as error:
+        if not _is_connection_refusal(error):
+            raise
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise InputError(
+            f"the PostgreSQL server at {where} refused the connection: {reason} "
+            "(check DATABASE_URL)"
+        ) from None
+
+
+def _is_connection_refusal(error: Exception) -> bool:
+    """Errors of the server saying no at connect time: bad password, unknown role or database."""
+    names = {type(error).__name__, type(getattr(error, "orig", None)).__name__}
+    cause = error.__cause__
+    while cause is not None:
+        names.add(type(cause).__name__)
+        cause = cause.__cause__
+    refusals = {
+        "InvalidPasswordError",
+        "InvalidAuthorizationSpecificationError",
+        "InvalidCatalogNameError",
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+    }
+    return bool(names & refusals)
+
+
+def default_worker_id() -> str:
+    """Host name and process id: unique among the processes sharing a database."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def market_factory(settings: Settings, store=None) -> Callable[[], MarketData]:
@@ -85,7 +152,16 @@ class BotApp:
         self.adapters = adapters
         self.make_market = make_market or market_factory(settings, store)
         self.clock = clock
-        self.dispatcher = Dispatcher(store, {a.platform: a for a in adapters}, clock=clock)
+        self.worker_id = settings.worker_id or default_worker_id()
+        self.dispatcher = Dispatcher(
+            store,
+            {a.platform: a for a in adapters},
+            clock=clock,
+            worker_id=self.worker_id,
+            lease_seconds=settings.outbox_lease_seconds,
+        )
+        self.leader = store.leader_lock()
+        self.is_leader = False
         self.commands = CommandService(
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
@@ -181,28 +257,70 @@ class BotApp:
             max_instances=1,
             misfire_grace_time=6 * 3600,
         )
+        if self.settings.tick_interval_seconds:
+            from apscheduler.triggers.interval import IntervalTrigger
+
+            scheduler.add_job(
+                self._scheduled_tick,
+                IntervalTrigger(seconds=self.settings.tick_interval_seconds, timezone=dt.UTC),
+                id="monitors-interval",
+                coalesce=True,
+                max_instances=1,
+            )
         await self.start_adapters()
         dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         scheduler.start()
         self._schedule_letf(scheduler)
+        leader_task = asyncio.create_task(self._lead(), name="leader")
         try:
-            if await self.missed_tick_due():
-                log.info(
-                    "today's %s UTC check was missed while the bot was down; running it now",
-                    self.settings.post_time_utc,
-                )
-                await self._scheduled_tick()
             await self.stop_event.wait()
         finally:
             if self._pending_check is not None:
                 self._pending_check.cancel()
+            leader_task.cancel()
+            await asyncio.gather(leader_task, return_exceptions=True)
             scheduler.shutdown(wait=False)
             await self.dispatcher.stop()
             dispatcher_task.cancel()
             await asyncio.gather(dispatcher_task, return_exceptions=True)
+            await self.leader.release()
             await self.stop_adapters()
 
+    def leader_retry_seconds(self) -> float:
+        """How often a standby tries to take over: within one monitor interval at most."""
+        interval = self.settings.tick_interval_seconds
+        retry = self.settings.leader_retry_seconds
+        return min(retry, interval) if interval else retry
+
+    async def _lead(self) -> None:
+        """Leader election (storage/leader.py): only the leader runs the scheduled monitors.
+        Every process answers commands and delivers; a standby retries the lock so that it
+        takes over within one interval of the leader's death, and the new leader first runs a
+        check the old one missed."""
+        while True:
+            try:
+                if self.is_leader and not await self.leader.still_held():
+                    self.is_leader = False
+                    log.warning("worker %s lost the leadership; standing by", self.worker_id)
+                if not self.is_leader and await self.leader.try_acquire():
+                    self.is_leader = True
+                    if self.leader.shared:
+                        log.info("worker %s is the leader: it runs the monitors", self.worker_id)
+                    if await self.missed_tick_due():
+                        log.info(
+                            "today's %s UTC check has not run; running it now",
+                            self.settings.post_time_utc,
+                        )
+                        await self._scheduled_tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("leader election: database unreachable; retrying")
+            await asyncio.sleep(self.leader_retry_seconds())
+
     async def _scheduled_tick(self) -> None:
+        if not self.is_leader:
+            return  # a standby: the leader runs the monitors
         try:
             await self.tick()
         except Exception:
@@ -241,7 +359,8 @@ class BotApp:
 
         async def run() -> None:
             try:
-                await self.letf_tick(session)
+                if self.is_leader:
+                    await self.letf_tick(session)
             except Exception:
                 log.exception("leveraged-ETF check failed")
             finally:
@@ -254,10 +373,9 @@ class BotApp:
 
 
 async def run_bot(settings: Settings, *, once: bool = False, interactive: bool = True) -> int:
-    from storage.store import Store
 
     registry = load_registry(settings.funds_file)
-    store = await Store.open(settings.database_url)
+    store = await open_store(settings.database_url)
     stop_holder: list[asyncio.Event] = []
 
     def request_stop() -> None:
@@ -284,7 +402,8 @@ async def run_bot(settings: Settings, *, once: bool = False, interactive: bool =
         freeze_startup_heap()
         print(
             f"flows-bot running: {', '.join(a.platform for a in adapters)}; checks daily at "
-            f"{settings.post_time_utc} UTC; data: {settings.data_source}; database: {store.url}"
+            f"{settings.post_time_utc} UTC; data: {settings.data_source}; database: {store.url}; "
+            f"worker: {app.worker_id}"
         )
         await app.run_forever()
         print("flows-bot stopped; pending deliveries are kept for the next start.")

@@ -23,6 +23,20 @@ class Settings(BaseSettings):
     # Storage
     database_url: str = Field("sqlite+aiosqlite:///flows-bot.db")
 
+    # Several processes on one PostgreSQL database (docs/scale.md)
+    worker_id: str | None = Field(
+        None, description="this process's name in logs and outbox leases; default host-pid"
+    )
+    outbox_lease_seconds: float = Field(
+        60.0, gt=0, description="how long a claimed delivery stays reserved for one process"
+    )
+    leader_retry_seconds: float = Field(
+        15.0, gt=0, description="how often a standby tries to become the monitors' leader"
+    )
+    tick_interval_seconds: float | None = Field(
+        None, gt=0, description="also run the monitors every N seconds (default: daily only)"
+    )
+
     # Monitors
     post_time_utc: str = Field("13:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     countdown_steps: list[int] = Field(default_factory=lambda: [9, 4, 1, 0])

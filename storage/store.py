@@ -19,6 +19,7 @@ from storage.database import (
     is_sqlite_memory,
     normalize_database_url,
 )
+from storage.leader import LeaderMixin
 from storage.leases import ClaimedDelivery, OutboxLeaseMixin
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
@@ -36,7 +37,9 @@ __all__ = [
 ]
 
 
-class Store(SubscriptionsMixin, MonitorStateMixin, OutboxMixin, OutboxLeaseMixin, BarCacheMixin):
+class Store(
+    SubscriptionsMixin, MonitorStateMixin, OutboxMixin, OutboxLeaseMixin, BarCacheMixin, LeaderMixin
+):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 
     The queries live in one module per concern — `storage/subscriptions.py`,
