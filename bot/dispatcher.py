@@ -67,10 +67,7 @@ class Dispatcher:
         self._workers: dict[_ChannelKey, asyncio.Task] = {}
         self._queued: set[int] = set()
         self._channel_limits: dict[_ChannelKey, SlidingWindowLimiter] = {}
-        self._platform_limits = {
-            name: SlidingWindowLimiter(max(1, int(adapter.pacing.global_per_second)), 1.0)
-            for name, adapter in adapters.items()
-        }
+        self._platform_limits: dict[tuple[str, str], SlidingWindowLimiter] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._sent = _GroupCommit(store)
@@ -200,6 +197,17 @@ class Dispatcher:
             self._channel_limits[key] = limiter
         return limiter
 
+    def _platform_limiter(self, key: _ChannelKey) -> SlidingWindowLimiter:
+        """The overall rate: per workspace where the platform limits each workspace apart
+        (Slack), else one for the whole platform (Discord's global limit per bot token)."""
+        pacing = self.adapters[key.platform].pacing
+        scope = (key.platform, key.workspace if pacing.per_workspace else "")
+        limiter = self._platform_limits.get(scope)
+        if limiter is None:
+            limiter = SlidingWindowLimiter(max(1, int(pacing.global_per_second)), 1.0)
+            self._platform_limits[scope] = limiter
+        return limiter
+
     async def _worker(self, key: _ChannelKey, queue: asyncio.Queue) -> None:
         adapter = self.adapters[key.platform]
         channel_limit = self._channel_limiter(key)
@@ -207,7 +215,7 @@ class Dispatcher:
             delivery, alert = queue.get_nowait()
             try:
                 await channel_limit.acquire()
-                await self._platform_limits[key.platform].acquire()
+                await self._platform_limiter(key).acquire()
                 await self._deliver(adapter, delivery, alert, channel_limit)
             except Exception:
                 log.exception("dispatcher: delivery %s crashed; it stays pending", delivery.id)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import os
 import pwd
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,22 +25,10 @@ import pytest
 import sqlalchemy as sa
 
 from storage.database import create_engine, normalize_database_url
+from tests.postgres import PG_CTL_AS_POSTGRES, find_pg_ctl
 
 TEST_DATABASE_URL = os.environ.get("FLOWS_TEST_DATABASE_URL", "")
-PG_CTL_AS_POSTGRES = Path(__file__).parent / "postgres" / "pg_ctl_as_postgres.sh"
 POSTGRES_SKIP_PREFIX = "PostgreSQL unavailable"
-
-
-def find_pg_ctl() -> str | None:
-    """`pg_ctl` on the PATH, else the newest one Debian's postgresql packages install."""
-    found = shutil.which("pg_ctl")
-    if found:
-        return found
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0,
-    )
-    return str(candidates[-1]) if candidates else None
 
 
 def _postgres_unavailable() -> str | None:

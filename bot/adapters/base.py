@@ -30,6 +30,9 @@ class Pacing:
     per_channel_messages: int
     per_channel_seconds: float
     global_per_second: float
+    per_workspace: bool = False
+    """True when `global_per_second` applies to each workspace apart (Slack's posting limit is
+    per workspace); False when it covers everything the bot sends (Discord: per bot token)."""
 
 
 class AdapterConfigError(FlowsError):

@@ -162,7 +162,10 @@ def command_context(body: dict[str, Any]) -> CommandContext:
 
 class SlackAdapter(ChatAdapter):
     platform = "slack"
-    pacing = Pacing(per_channel_messages=1, per_channel_seconds=1.0, global_per_second=20)
+    # Slack's posting limit is per workspace: a hundred workspaces are not held to one's rate.
+    pacing = Pacing(
+        per_channel_messages=1, per_channel_seconds=1.0, global_per_second=20, per_workspace=True
+    )
 
     def __init__(
         self,
