@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     discord_token: str | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     discord_guild_id: int | None = None
+    discord_shard_count: int | None = Field(
+        None, ge=1, description="total gateway shards (Discord requires shards past 2,500 guilds)"
+    )
+    discord_shard_ids: str | None = Field(
+        None, description="comma-separated shards this process runs, e.g. 0,1 (with the count)"
+    )
+    discord_auto_shard: bool = Field(
+        False, description="run every shard Discord recommends in this process (AutoShardedClient)"
+    )
 
     log_level: str = "INFO"
 
