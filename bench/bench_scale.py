@@ -56,6 +56,8 @@ class Outcome:
     duplicated: int
     out_of_order: int
     seconds: float
+    slack_duplicates: int = 0
+    discord_duplicates: int = 0
 
     @property
     def per_second(self) -> float:
@@ -64,7 +66,8 @@ class Outcome:
     def line(self) -> str:
         return (
             f"{self.processes} process(es): {self.deliveries} deliveries, {self.kills} kills, "
-            f"lost {self.lost}, duplicated {self.duplicated}, channels out of order "
+            f"lost {self.lost}, duplicated {self.duplicated} (Slack {self.slack_duplicates}, "
+            f"Discord {self.discord_duplicates}), channels out of order "
             f"{self.out_of_order}, {self.seconds:.1f} s, {self.per_second:.0f} deliveries/s"
         )
 
@@ -257,6 +260,8 @@ async def analyse(store, slack, discord, processes, kills, expected, seconds) ->
         slack_duplicates + discord_duplicates,
         out_of_order,
         seconds,
+        slack_duplicates,
+        discord_duplicates,
     )
 
 
@@ -300,16 +305,22 @@ async def claim_rate(url: str, claimers: int, deliveries: int = 20_000) -> float
     return deliveries / elapsed
 
 
-async def run(url: str, quick: bool) -> None:
+async def run(url: str, quick: bool, kills_only: bool = False) -> None:
     channels, assets = (40, 5) if quick else (200, 10)
     print(f"== {channels} channels x {assets} assets; lease {LEASE_SECONDS:.0f} s")
-    outcomes = [
-        await scenario(url, 1, 0, channels, assets),
-        await scenario(url, 3, 0, channels, assets),
-        await scenario(url, 3, 2 if quick else 5, channels, assets),
-    ]
+    outcomes = (
+        []
+        if kills_only
+        else [
+            await scenario(url, 1, 0, channels, assets),
+            await scenario(url, 3, 0, channels, assets),
+        ]
+    )
+    outcomes.append(await scenario(url, 3, 2 if quick else 5, channels, assets))
     for outcome in outcomes:
         print(outcome.line())
+    if kills_only:
+        return
     print("== outbox claim rate (claim + mark sent, no sending), PostgreSQL")
     for claimers in (1, 3):
         rate = await claim_rate(url, claimers, 5_000 if quick else 20_000)
@@ -320,12 +331,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", help="PostgreSQL URL (default: a throw-away server)")
     parser.add_argument("--quick", action="store_true", help="a small run (smoke test)")
+    parser.add_argument("--kills-only", action="store_true", help="only the SIGKILL scenario")
     args = parser.parse_args()
     if args.database:
-        asyncio.run(run(args.database, args.quick))
+        asyncio.run(run(args.database, args.quick, args.kills_only))
         return 0
     with throwaway_postgres("flows_bench") as url:
-        asyncio.run(run(url, args.quick))
+        asyncio.run(run(url, args.quick, args.kills_only))
     return 0
 
 

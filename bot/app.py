@@ -117,14 +117,21 @@ def market_factory(settings: Settings, store=None) -> Callable[[], MarketData]:
 
 
 def build_adapters(
-    settings: Settings, on_quit: Callable[[], None], interactive: bool
+    settings: Settings, on_quit: Callable[[], None], interactive: bool, store=None
 ) -> list[ChatAdapter]:
-    """Every platform that has its tokens; the console when none has."""
+    """Every platform that has its tokens; the console when none has. `store` keeps Slack's
+    OAuth installations (SLACK_CLIENT_ID mode)."""
     adapters: list[ChatAdapter] = []
-    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+    if (
+        settings.slack_bot_token
+        or settings.slack_app_token
+        or settings.slack_signing_secret
+        or settings.slack_client_id
+    ):
         from bot.adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter.from_settings(settings))
+        engine = store.engine if store is not None else None
+        adapters.append(SlackAdapter.from_settings(settings, engine=engine))
     if settings.discord_token:
         from bot.adapters.discord import DiscordAdapter
 
@@ -383,7 +390,7 @@ async def run_bot(settings: Settings, *, once: bool = False, interactive: bool =
             stop_holder[0].set()
 
     try:
-        adapters = build_adapters(settings, request_stop, interactive and not once)
+        adapters = build_adapters(settings, request_stop, interactive and not once, store=store)
         app = BotApp(settings, store, registry, adapters)
         stop_holder.append(app.stop_event)
         if once:

@@ -128,6 +128,10 @@ class Dispatcher:
     async def _recover_in_flight(self) -> None:
         """A delivery attempted but not marked sent may have reached the platform before the
         process died: ask the platform, where it can tell, before sending again."""
+        # Leases held under this worker id belong to a previous life of this process (ids are
+        # unique among live processes): free them now, still flagged in flight, rather than
+        # let this life send a channel's later alerts before the earlier ones come free.
+        await self.store.release_leases(self.worker_id)
         for delivery, _alert in await self.store.in_flight_deliveries(now=self.clock()):
             await self._already_posted(delivery)
 

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_http_port: int = 3000
+    slack_client_id: str | None = Field(
+        None, description="OAuth: install the app in many workspaces (with the client secret)"
+    )
+    slack_client_secret: str | None = None
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    slack_redirect_uri: str | None = Field(
+        None, description="OAuth redirect URL registered with the app (…/slack/oauth_redirect)"
+    )
     discord_token: str | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     discord_guild_id: int | None = None
