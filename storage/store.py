@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage._common import BAR_COLUMNS
+from storage.bulk import BulkMixin
 from storage.cache import BarCacheMixin, BarCoverage
 from storage.database import (
     create_engine,
@@ -38,7 +39,13 @@ __all__ = [
 
 
 class Store(
-    SubscriptionsMixin, MonitorStateMixin, OutboxMixin, OutboxLeaseMixin, BarCacheMixin, LeaderMixin
+    SubscriptionsMixin,
+    MonitorStateMixin,
+    OutboxMixin,
+    OutboxLeaseMixin,
+    BarCacheMixin,
+    LeaderMixin,
+    BulkMixin,
 ):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 
