@@ -169,6 +169,7 @@ class BotApp:
         )
         self.leader = store.leader_lock()
         self.is_leader = False
+        self._takeover_tick: asyncio.Task | None = None
         self.commands = CommandService(
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
@@ -205,7 +206,9 @@ class BotApp:
                 result = await run_tick(self.store, market, registry, self.settings, as_of)
             finally:
                 await market.close()
-            await self.store.set_state(*LAST_TICK, {"date": result.as_of.isoformat()})
+            await self.store.set_state(
+                *LAST_TICK, {"date": result.as_of.isoformat(), "at": self.clock().isoformat()}
+            )
         log.info(
             "tick %s: %d asset(s), %d new alert(s), %d deliveries%s",
             result.as_of,
@@ -285,6 +288,8 @@ class BotApp:
             if self._pending_check is not None:
                 self._pending_check.cancel()
             leader_task.cancel()
+            if self._takeover_tick is not None:
+                self._takeover_tick.cancel()
             await asyncio.gather(leader_task, return_exceptions=True)
             scheduler.shutdown(wait=False)
             await self.dispatcher.stop()
@@ -294,10 +299,25 @@ class BotApp:
             await self.stop_adapters()
 
     def leader_retry_seconds(self) -> float:
-        """How often a standby tries to take over: within one monitor interval at most."""
+        """How often a standby tries to take over: at least twice per monitor interval."""
         interval = self.settings.tick_interval_seconds
         retry = self.settings.leader_retry_seconds
-        return min(retry, interval) if interval else retry
+        return min(retry, interval / 2) if interval else retry
+
+    async def _tick_when_due_after_takeover(self) -> None:
+        """A new leader runs the interval tick when the old leader's next one was due (at
+        once if overdue) rather than a whole interval after taking over."""
+        interval = self.settings.tick_interval_seconds
+        if not interval:
+            return
+        state = await self.store.get_state(*LAST_TICK) or {}
+        try:
+            last = dt.datetime.fromisoformat(state["at"])
+        except (KeyError, TypeError, ValueError):
+            last = None
+        delay = 0.0 if last is None else (last - self.clock()).total_seconds() + interval
+        await asyncio.sleep(max(0.0, delay))
+        await self._scheduled_tick()
 
     async def _lead(self) -> None:
         """Leader election (storage/leader.py): only the leader runs the scheduled monitors.
@@ -313,6 +333,9 @@ class BotApp:
                     self.is_leader = True
                     if self.leader.shared:
                         log.info("worker %s is the leader: it runs the monitors", self.worker_id)
+                        self._takeover_tick = asyncio.create_task(
+                            self._tick_when_due_after_takeover()
+                        )
                     if await self.missed_tick_due():
                         log.info(
                             "today's %s UTC check has not run; running it now",

@@ -219,3 +219,69 @@ def test_worker_id_shows_in_the_logs_and_the_lease_columns(tmp_path) -> None:
     assert owners == {"desk-7"}, err[-2000:]
     assert "worker: desk-7" in out
     assert "[desk-7]" in err
+
+
+def test_sigkilled_leader_is_replaced_within_one_interval(tmp_path, postgres_url) -> None:
+    """Two `flows-bot run` processes on one PostgreSQL, monitors every 3 s: only the leader
+    ticks; SIGKILL it and the standby runs the next tick within one interval (plus the
+    standby's retry, half an interval, at worst)."""
+    interval = 3.0
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "DATA_SOURCE": "sample",
+        "CHART_DIR": str(tmp_path),
+        "TICK_INTERVAL_SECONDS": str(interval),
+        "LOG_LEVEL": "INFO",
+    }
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN", "SLACK_CLIENT_ID"):
+        env.pop(name, None)
+    logs = {name: tmp_path / f"{name}.log" for name in ("first", "second")}
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--no-input", "--worker-id", name],
+            cwd=ROOT,
+            env=env,
+            stdout=logs[name].open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def ticks(name: str) -> list[float]:
+        """When the process logged each monitor tick (its log's own timestamps)."""
+        stamps = []
+        for line in logs[name].read_text(errors="replace").splitlines():
+            if f"[{name}] bot.app: tick " in line:
+                stamp = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+                stamps.append(stamp.timestamp())
+        return stamps
+
+    def wait_for(predicate, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "\n".join(f"{n}: {p.read_text()[-1500:]}" for n, p in logs.items())
+                )
+            time.sleep(0.1)
+
+    first = start("first")
+    second = None
+    try:
+        wait_for(lambda: len(ticks("first")) >= 2, 60)
+        second = start("second")
+        wait_for(lambda: "flows-bot running" in logs["second"].read_text(), 60)
+        time.sleep(2 * interval)
+        assert ticks("second") == []  # a standby does not run the monitors
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        last_tick_of_the_dead = ticks("first")[-1]
+        wait_for(lambda: ticks("second"), 30)
+        gap = ticks("second")[0] - last_tick_of_the_dead
+        assert gap <= 1.5 * interval + 1.0, gap
+        assert "worker second is the leader" in logs["second"].read_text()
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
