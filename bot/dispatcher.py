@@ -30,6 +30,11 @@ POLL_SECONDS = 2.0
 BATCH = 500
 LEASE_SECONDS = 60.0
 """How long a claimed delivery stays reserved for this process (renewed while it waits)."""
+CLAIM_CHANNELS = 25
+CLAIM_ROUND_PAUSE = 0.25
+"""On a database several processes share, a claim takes at most CLAIM_CHANNELS channels and the
+next round waits a moment, so that a fan-out is spread over the processes rather than taken
+whole by the first one to look (each channel is drained by one process at a time)."""
 
 
 def utcnow() -> dt.datetime:
@@ -163,12 +168,25 @@ class Dispatcher:
         storage/leases.py) and queue them on their channels' workers. Only rows the claim
         actually took are queued — the claim re-checks that each is still pending and free, so
         a delivery sent a moment ago is never queued again."""
+        if not getattr(self.store, "is_shared", False):
+            return await self._claim_round(None)
+        added = 0
+        while not self._stopping:
+            round_added = await self._claim_round(CLAIM_CHANNELS)
+            added += round_added
+            if round_added == 0 or added >= BATCH:
+                return added
+            await asyncio.sleep(CLAIM_ROUND_PAUSE)
+        return added
+
+    async def _claim_round(self, max_channels: int | None) -> int:
         claimed = await self.store.claim_due(
             self.worker_id,
             lease_seconds=self.lease_seconds,
             now=self.clock(),
             limit=BATCH,
             platforms=sorted(self.adapters),
+            max_channels=max_channels,
         )
         due = []
         for claim in claimed:

@@ -46,6 +46,11 @@ def _free(now: dt.datetime) -> sa.ColumnElement[bool]:
 class OutboxLeaseMixin(StoreBase):
     """Claiming, renewing and releasing outbox leases."""
 
+    @property
+    def is_shared(self) -> bool:
+        """True when several processes may share this database (PostgreSQL)."""
+        return self._dialect == "postgresql"
+
     async def claim_due(
         self,
         worker_id: str,
@@ -54,6 +59,7 @@ class OutboxLeaseMixin(StoreBase):
         now: dt.datetime | None = None,
         limit: int = 500,
         platforms: Sequence[str] | None = None,
+        max_channels: int | None = None,
     ) -> list[ClaimedDelivery]:
         """Claim up to `limit` due pending deliveries for `worker_id`, oldest due first.
 
@@ -62,7 +68,9 @@ class OutboxLeaseMixin(StoreBase):
         (`attempt_started_at`, as `begin_attempts` does) and leases the row until now +
         `lease_seconds`. Only rows this call actually updated are returned: a row settled or
         claimed by someone else meanwhile is not. `platforms` limits the claim to the
-        platforms this worker can post to.
+        platforms this worker can post to; `max_channels` to the deliveries of the first that
+        many channels (so that one worker does not take every channel in one claim while
+        others sit idle: a channel is drained by one worker at a time).
         """
         now = now or utcnow()
         until = now + dt.timedelta(seconds=lease_seconds)
@@ -79,7 +87,7 @@ class OutboxLeaseMixin(StoreBase):
             o.claimed_by != worker_id,
         )
         candidates = (
-            sa.select(d.id, d.attempt_started_at)
+            sa.select(d.id, d.attempt_started_at, d.platform, d.workspace, d.channel, d.user)
             .where(d.status == DELIVERY_PENDING, d.next_attempt_at <= now, _free(now))
             .where(~busy_channel)
             .where(sa.true() if platforms is None else d.platform.in_(list(platforms)))
@@ -93,11 +101,21 @@ class OutboxLeaseMixin(StoreBase):
             if postgres:
                 await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
             rows = (await connection.execute(candidates)).all()
+            if max_channels is not None:
+                channels: set[tuple[str, str, str, str]] = set()
+                kept = []
+                for row in rows:
+                    channel = (row.platform, row.workspace, row.channel, row.user)
+                    if channel not in channels and len(channels) >= max_channels:
+                        continue
+                    channels.add(channel)
+                    kept.append(row)
+                rows = kept
             if not rows:
                 return []
-            in_flight = {id_ for id_, started in rows if started is not None}
+            in_flight = {row.id for row in rows if row.attempt_started_at is not None}
             claimed: set[int] = set()
-            for chunk in _chunks([id_ for id_, _ in rows]):
+            for chunk in _chunks([row.id for row in rows]):
                 result = await connection.execute(
                     sa.update(_DELIVERIES)
                     .where(
@@ -120,7 +138,7 @@ class OutboxLeaseMixin(StoreBase):
                     .where(col(Delivery.id).in_(list(chunk)))
                 )
                 found.update((delivery.id, (delivery, alert)) for delivery, alert in result.all())
-        ordered = [id_ for id_, _ in rows if id_ in found]
+        ordered = [row.id for row in rows if row.id in found]
         return [
             ClaimedDelivery(found[id_][0], found[id_][1], reclaimed=id_ in in_flight)
             for id_ in ordered

@@ -160,3 +160,16 @@ async def test_a_reclaimed_delivery_is_looked_up_before_it_is_resent(database_ur
         assert await store.delivery_counts() == {"pending": 0, "sent": 2, "failed": 0}
     finally:
         await store.close()
+
+
+async def test_a_claim_can_be_limited_to_a_number_of_channels(database_url) -> None:
+    store = await Store.open(database_url)
+    try:
+        await fan_out(store, channels=5, alerts=3)
+        first = await store.claim_due("a", lease_seconds=30, now=NOW, max_channels=2)
+        assert len({c.delivery.channel for c in first}) == 2 and len(first) == 6
+        second = await store.claim_due("b", lease_seconds=30, now=NOW, max_channels=2)
+        assert len({c.delivery.channel for c in second}) == 2 and len(second) == 6
+        assert {c.delivery.channel for c in first}.isdisjoint(c.delivery.channel for c in second)
+    finally:
+        await store.close()
