@@ -9,6 +9,11 @@
 # `stop` removes. As any other user this is plain pg_ctl.
 set -euo pipefail
 pg_ctl="${FLOWS_PG_CTL:?FLOWS_PG_CTL must name the real pg_ctl}"
+# mirakuru (under pytest-postgresql) marks the server with this variable, and whenever any Python
+# process that imported it exits, it SIGKILLs every process whose mark *contains* that process's
+# id — a substring test that hits unrelated servers when many test runs share a machine. The
+# server is stopped with `pg_ctl stop` anyway; unmarked, nobody else's exit can kill it.
+unset mirakuru_uuid
 if (( EUID != 0 )); then
     exec "$pg_ctl" "$@"
 fi
