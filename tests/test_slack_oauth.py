@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+import urllib.parse
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.base import AdapterConfigError
 from bot.adapters.slack import SlackAdapter
 from bot.dispatcher import Dispatcher
 from storage import NewAlert
+from tests.standins import wait_until
 from tests.standins.pipeline import command_service, make_settings
 from tests.standins.slack_server import SlackStandIn
 
@@ -42,6 +46,24 @@ def oauth_settings(tmp_path, slack: SlackStandIn, database_url: str):
         slack_authorize_url=f"{slack.url}/oauth/v2/authorize",
         slack_http_port=0,
     )
+
+
+async def slash(adapter: SlackAdapter, slack: SlackStandIn, team: str, text: str) -> int:
+    """A signed `/flows` slash command from workspace `team`, channel C1."""
+    body = urllib.parse.urlencode(slack.command_payload(text, channel_id="C1", team_id=team))
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier("signing-secret").generate_signature(timestamp=stamp, body=body)
+    headers = {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    url = f"http://127.0.0.1:{adapter.bound_port}/slack/events"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body.encode(), headers=headers) as response,
+    ):
+        return response.status
 
 
 async def install(adapter: SlackAdapter, slack: SlackStandIn, team: str) -> None:
@@ -79,16 +101,17 @@ async def test_two_workspaces_installed_by_oauth_get_only_their_own_alerts(
         token = {team: tok for tok, team in slack.installed.items()}
         assert set(token) == {"T1", "T2"}
 
-        # Both workspaces watch BTC in a channel with the same id.
+        # Both workspaces watch BTC in a channel with the same id, by slash command: each
+        # request is authorised with its own workspace's installation.
         subscriptions = {}
         for team in ("T1", "T2"):
-            subscription, _ = await store.add_subscription(
-                platform="slack", workspace=team, channel="C1", asset="BTC", kinds="drift"
-            )
-            subscriptions[team] = subscription.id
+            assert await slash(adapter, slack, team, "watch BTC drift") == 200
+        await wait_until(lambda: len(slack.responses) == 2)
+        assert all("Watching BTC" in r["text"] for r in slack.responses)
         for team in ("T1", "T2"):
             [only] = await store.list_subscriptions(platform="slack", workspace=team, channel="C1")
-            assert only.id == subscriptions[team]
+            subscriptions[team] = only.id
+        assert subscriptions["T1"] != subscriptions["T2"]
 
         def alert(key: str, teams: list[str]) -> NewAlert:
             return NewAlert(
@@ -106,7 +129,9 @@ async def test_two_workspaces_installed_by_oauth_get_only_their_own_alerts(
         dispatcher = Dispatcher(store, {"slack": adapter})
         await dispatcher.drain(max_wait=10)
         # T2 unwatches: its channel C1 gets nothing more; T1's C1 is untouched.
-        await store.remove_subscriptions(platform="slack", workspace="T2", channel="C1")
+        assert await slash(adapter, slack, "T2", "unwatch BTC") == 200
+        await wait_until(lambda: len(slack.responses) == 3)
+        assert await store.list_subscriptions(platform="slack", workspace="T2", channel="C1") == []
         await store.record_alerts([alert("drift:BTC:after-unwatch", ["T1", "T2"])])
 
         await dispatcher.drain(max_wait=10)
