@@ -189,7 +189,14 @@ class Delivery(StorageModel, table=True):
         sa.UniqueConstraint("alert_id", "subscription_id"),
         sa.Index(None, "status", "next_attempt_at"),
         sa.Index(None, "subscription_id"),
-        sa.Index(None, "channel", "status"),
+        # Only leased rows: a claim asks "does another worker hold this channel?"; the fan-out
+        # inserts (never leased) cost this index nothing.
+        sa.Index(
+            None,
+            "channel",
+            sqlite_where=sa.text("lease_until IS NOT NULL"),
+            postgresql_where=sa.text("lease_until IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,9 +23,15 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("claimed_by", sa.String(length=128), nullable=True))
         batch.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
-        batch.create_index(
-            op.f("ix_deliveries_channel_status"), ["channel", "status"], unique=False
-        )
+    # Only leased rows are indexed: the claim's "another worker holds this channel" check needs
+    # them, and the fan-out's inserts (never leased) do not pay for the index.
+    op.create_index(
+        op.f("ix_deliveries_channel"),
+        "deliveries",
+        ["channel"],
+        sqlite_where=sa.text("lease_until IS NOT NULL"),
+        postgresql_where=sa.text("lease_until IS NOT NULL"),
+    )
 
     _create_slack_tables()
 
@@ -108,7 +114,7 @@ def downgrade() -> None:
     op.drop_table("slack_bots")
     op.drop_index("slack_installations_idx", table_name="slack_installations")
     op.drop_table("slack_installations")
+    op.drop_index(op.f("ix_deliveries_channel"), table_name="deliveries")
     with op.batch_alter_table("deliveries") as batch:
-        batch.drop_index(op.f("ix_deliveries_channel_status"))
         batch.drop_column("lease_until")
         batch.drop_column("claimed_by")
