@@ -179,8 +179,8 @@ async def scenario(url: str, processes: int, kills: int, channels: int, assets: 
 
         rng = random.Random(20)
         killed = 0
-        kill_every = 3.0
-        next_kill = time.monotonic() + 1.5
+        kill_every = 2.0
+        next_kill = time.monotonic() + 1.0
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if await store.pending_count() == 0:

@@ -194,6 +194,9 @@ class Delivery(StorageModel, table=True):
         sa.Index(
             None,
             "channel",
+            "workspace",
+            "platform",
+            "user",
             sqlite_where=sa.text("lease_until IS NOT NULL"),
             postgresql_where=sa.text("lease_until IS NOT NULL"),
         ),

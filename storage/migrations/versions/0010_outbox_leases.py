@@ -26,9 +26,9 @@ def upgrade() -> None:
     # Only leased rows are indexed: the claim's "another worker holds this channel" check needs
     # them, and the fan-out's inserts (never leased) do not pay for the index.
     op.create_index(
-        op.f("ix_deliveries_channel"),
+        op.f("ix_deliveries_channel_workspace_platform_user"),
         "deliveries",
-        ["channel"],
+        ["channel", "workspace", "platform", "user"],
         sqlite_where=sa.text("lease_until IS NOT NULL"),
         postgresql_where=sa.text("lease_until IS NOT NULL"),
     )
@@ -114,7 +114,7 @@ def downgrade() -> None:
     op.drop_table("slack_bots")
     op.drop_index("slack_installations_idx", table_name="slack_installations")
     op.drop_table("slack_installations")
-    op.drop_index(op.f("ix_deliveries_channel"), table_name="deliveries")
+    op.drop_index(op.f("ix_deliveries_channel_workspace_platform_user"), table_name="deliveries")
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("lease_until")
         batch.drop_column("claimed_by")
