@@ -23,6 +23,8 @@ from flows.marketdata import MarketData, open_source
 log = logging.getLogger(__name__)
 
 LAST_TICK = ("_scheduler", "monitors")
+DATABASE_CONNECT_TIMEOUT = 15.0
+"""Seconds to wait for the database at start-up before saying it cannot be reached."""
 SUBSCRIBE_CHECK_DELAY = 1.0
 """Seconds to wait after a watch before checking, so a burst of watches shares one check."""
 
@@ -34,6 +36,71 @@ def freeze_startup_heap() -> None:
     are collected first, so nothing collectable is frozen."""
     gc.collect()
     gc.freeze()
+
+
+async def open_store(url: str):
+    """`Store.open`, with a database that cannot be reached or refuses us reported as one line
+    naming where it is (never the password): `flows-bot` prints it and exits with code 2."""
+    from sqlalchemy.engine import make_url
+
+    from flows.errors import InputError
+    from storage.database import normalize_database_url
+    from storage.store import Store
+
+    try:
+        parsed = make_url(normalize_database_url(url))
+    except Exception as error:
+        raise InputError(f"DATABASE_URL is not a database URL: {error}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return await Store.open(url)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+    try:
+        return await asyncio.wait_for(Store.open(url), timeout=DATABASE_CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise InputError(
+            f"cannot reach the PostgreSQL server at {where}: no answer within "
+            f"{DATABASE_CONNECT_TIMEOUT:.0f} s (check DATABASE_URL)"
+        ) from None
+    except (OSError, ImportError) as error:
+        reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+        raise InputError(
+            f"cannot reach the PostgreSQL server at {where}: {reason} (check DATABASE_URL)"
+        ) from None
+    except Exception as error:
+        if not _is_connection_refusal(error):
+            raise
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise InputError(
+            f"the PostgreSQL server at {where} refused the connection: {reason} "
+            "(check DATABASE_URL)"
+        ) from None
+
+
+def _is_connection_refusal(error: Exception) -> bool:
+    """Errors of the server saying no at connect time: bad password, unknown role or database."""
+    names = {type(error).__name__, type(getattr(error, "orig", None)).__name__}
+    cause = error.__cause__
+    while cause is not None:
+        names.add(type(cause).__name__)
+        cause = cause.__cause__
+    refusals = {
+        "InvalidPasswordError",
+        "InvalidAuthorizationSpecificationError",
+        "InvalidCatalogNameError",
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+    }
+    return bool(names & refusals)
+
+
+def default_worker_id() -> str:
+    """Host name and process id: unique among the processes sharing a database."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def market_factory(settings: Settings, store=None) -> Callable[[], MarketData]:
@@ -51,14 +118,21 @@ def market_factory(settings: Settings, store=None) -> Callable[[], MarketData]:
 
 
 def build_adapters(
-    settings: Settings, on_quit: Callable[[], None], interactive: bool
+    settings: Settings, on_quit: Callable[[], None], interactive: bool, store=None
 ) -> list[ChatAdapter]:
-    """Every platform that has its tokens; the console when none has."""
+    """Every platform that has its tokens; the console when none has. `store` keeps Slack's
+    OAuth installations (SLACK_CLIENT_ID mode)."""
     adapters: list[ChatAdapter] = []
-    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+    if (
+        settings.slack_bot_token
+        or settings.slack_app_token
+        or settings.slack_signing_secret
+        or settings.slack_client_id
+    ):
         from bot.adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter.from_settings(settings))
+        engine = store.engine if store is not None else None
+        adapters.append(SlackAdapter.from_settings(settings, engine=engine))
     if settings.discord_token:
         from bot.adapters.discord import DiscordAdapter
 
@@ -86,9 +160,18 @@ class BotApp:
         self.adapters = adapters
         self.make_market = make_market or market_factory(settings, store)
         self.clock = clock
+        self.worker_id = settings.worker_id or default_worker_id()
         self.dispatcher = Dispatcher(
-            store, {a.platform: a for a in adapters}, clock=clock, on_fatal=self._storage_fatal
+            store,
+            {a.platform: a for a in adapters},
+            clock=clock,
+            on_fatal=self._storage_fatal,
+            worker_id=self.worker_id,
+            lease_seconds=settings.outbox_lease_seconds,
         )
+        self.leader = store.leader_lock()
+        self.is_leader = False
+        self._takeover_tick: asyncio.Task | None = None
         self.commands = CommandService(
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
@@ -133,7 +216,9 @@ class BotApp:
                 await run_positioning_tick(self.store, market, self.settings, result.as_of, result)
             finally:
                 await market.close()
-            await self.store.set_state(*LAST_TICK, {"date": result.as_of.isoformat()})
+            await self.store.set_state(
+                *LAST_TICK, {"date": result.as_of.isoformat(), "at": self.clock().isoformat()}
+            )
         log.info(
             "tick %s: %d asset(s), %d new alert(s), %d deliveries%s",
             result.as_of,
@@ -203,28 +288,90 @@ class BotApp:
             max_instances=1,
             misfire_grace_time=12 * 3600,
         )
+        if self.settings.tick_interval_seconds:
+            from apscheduler.triggers.interval import IntervalTrigger
+
+            scheduler.add_job(
+                self._scheduled_tick,
+                IntervalTrigger(seconds=self.settings.tick_interval_seconds, timezone=dt.UTC),
+                id="monitors-interval",
+                coalesce=True,
+                max_instances=1,
+            )
         await self.start_adapters()
         dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         scheduler.start()
         self._schedule_letf(scheduler)
+        leader_task = asyncio.create_task(self._lead(), name="leader")
         try:
-            if await self.missed_tick_due():
-                log.info(
-                    "today's %s UTC check was missed while the bot was down; running it now",
-                    self.settings.post_time_utc,
-                )
-                await self._scheduled_tick()
             await self.stop_event.wait()
         finally:
             if self._pending_check is not None:
                 self._pending_check.cancel()
+            leader_task.cancel()
+            if self._takeover_tick is not None:
+                self._takeover_tick.cancel()
+            await asyncio.gather(leader_task, return_exceptions=True)
             scheduler.shutdown(wait=False)
             await self.dispatcher.stop()
             dispatcher_task.cancel()
             await asyncio.gather(dispatcher_task, return_exceptions=True)
+            await self.leader.release()
             await self.stop_adapters()
 
+    def leader_retry_seconds(self) -> float:
+        """How often a standby tries to take over: at least twice per monitor interval."""
+        interval = self.settings.tick_interval_seconds
+        retry = self.settings.leader_retry_seconds
+        return min(retry, interval / 2) if interval else retry
+
+    async def _tick_when_due_after_takeover(self) -> None:
+        """A new leader runs the interval tick when the old leader's next one was due (at
+        once if overdue) rather than a whole interval after taking over."""
+        interval = self.settings.tick_interval_seconds
+        if not interval:
+            return
+        state = await self.store.get_state(*LAST_TICK) or {}
+        try:
+            last = dt.datetime.fromisoformat(state["at"])
+        except (KeyError, TypeError, ValueError):
+            last = None
+        delay = 0.0 if last is None else (last - self.clock()).total_seconds() + interval
+        await asyncio.sleep(max(0.0, delay))
+        await self._scheduled_tick()
+
+    async def _lead(self) -> None:
+        """Leader election (storage/leader.py): only the leader runs the scheduled monitors.
+        Every process answers commands and delivers; a standby retries the lock so that it
+        takes over within one interval of the leader's death, and the new leader first runs a
+        check the old one missed."""
+        while True:
+            try:
+                if self.is_leader and not await self.leader.still_held():
+                    self.is_leader = False
+                    log.warning("worker %s lost the leadership; standing by", self.worker_id)
+                if not self.is_leader and await self.leader.try_acquire():
+                    self.is_leader = True
+                    if self.leader.shared:
+                        log.info("worker %s is the leader: it runs the monitors", self.worker_id)
+                        self._takeover_tick = asyncio.create_task(
+                            self._tick_when_due_after_takeover()
+                        )
+                    if await self.missed_tick_due():
+                        log.info(
+                            "today's %s UTC check has not run; running it now",
+                            self.settings.post_time_utc,
+                        )
+                        await self._scheduled_tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("leader election: database unreachable; retrying")
+            await asyncio.sleep(self.leader_retry_seconds())
+
     async def _scheduled_tick(self) -> None:
+        if not self.is_leader:
+            return  # a standby: the leader runs the monitors
         from storage.errors import StorageError
 
         try:
@@ -290,7 +437,8 @@ class BotApp:
 
         async def run() -> None:
             try:
-                await self.letf_tick(session)
+                if self.is_leader:
+                    await self.letf_tick(session)
             except Exception:
                 log.exception("leveraged-ETF check failed")
             finally:
@@ -303,10 +451,9 @@ class BotApp:
 
 
 async def run_bot(settings: Settings, *, once: bool = False, interactive: bool = True) -> int:
-    from storage.store import Store
 
     registry = load_registry(settings.funds_file)
-    store = await Store.open(settings.database_url)
+    store = await open_store(settings.database_url)
     stop_holder: list[asyncio.Event] = []
 
     def request_stop() -> None:
@@ -314,7 +461,7 @@ async def run_bot(settings: Settings, *, once: bool = False, interactive: bool =
             stop_holder[0].set()
 
     try:
-        adapters = build_adapters(settings, request_stop, interactive and not once)
+        adapters = build_adapters(settings, request_stop, interactive and not once, store=store)
         app = BotApp(settings, store, registry, adapters)
         stop_holder.append(app.stop_event)
         if once:
@@ -333,7 +480,8 @@ async def run_bot(settings: Settings, *, once: bool = False, interactive: bool =
         freeze_startup_heap()
         print(
             f"flows-bot running: {', '.join(a.platform for a in adapters)}; checks daily at "
-            f"{settings.post_time_utc} UTC; data: {settings.data_source}; database: {store.url}"
+            f"{settings.post_time_utc} UTC; data: {settings.data_source}; database: {store.url}; "
+            f"worker: {app.worker_id}"
         )
         await app.run_forever()
         if app.fatal is not None:

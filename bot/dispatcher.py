@@ -25,6 +25,10 @@ channel never holds up the others, and command handling never waits on delivery.
   `/flows watch` there resumes it.
 - Database faults: a lock is waited out; a corrupt or read-only database stops the bot cleanly
   (`on_fatal`).
+- Several processes (PostgreSQL): due deliveries are claimed with a lease per row
+  (`Store.claim_due`, storage/leases.py), one process per channel at a time, in the same channel
+  order; a process that dies leaves leases that expire, and a reclaimed delivery is looked up on
+  the platform before it is sent again (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -58,6 +62,13 @@ LOOKUP_MARGIN = dt.timedelta(seconds=120)
 may differ a little."""
 LOCK_RETRY_FIRST = 0.05
 LOCK_RETRY_MAX = 5.0
+LEASE_SECONDS = 60.0
+"""How long a claimed delivery stays reserved for this process (renewed while it waits)."""
+CLAIM_CHANNELS = 25
+CLAIM_ROUND_PAUSE = 0.25
+"""On a database several processes share, a claim takes at most CLAIM_CHANNELS channels and the
+next round waits a moment, so that a fan-out is spread over the processes rather than taken
+whole by the first one to look (each channel is drained by one process at a time)."""
 
 
 def utcnow() -> dt.datetime:
@@ -81,6 +92,8 @@ class Dispatcher:
         poll_seconds: float = POLL_SECONDS,
         base_backoff: float = BASE_BACKOFF_SECONDS,
         on_fatal: Callable[[StorageError], None] | None = None,
+        worker_id: str = "flows-bot",
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -88,6 +101,10 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self.base_backoff = base_backoff
         self.on_fatal = on_fatal
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self._shared = bool(getattr(store, "is_shared", False))
+        self._renewed_at = 0.0
         self._queues: dict[_ChannelKey, deque] = {}
         self._workers: dict[_ChannelKey, asyncio.Task] = {}
         self._queued: set[int] = set()
@@ -118,6 +135,7 @@ class Dispatcher:
                 if self._needs_reconcile:
                     await self._recover_in_flight()
                 await self.enqueue_due()
+                await self._renew_leases()
             except StorageError as exc:
                 if self._storage_failed(exc):
                     return
@@ -156,12 +174,17 @@ class Dispatcher:
         platform accepted is recorded before this returns (or kept for the reconciler)."""
         self._stopping = True
         self._wake.set()
+        still_queued = sorted(self._queued)
         for task in list(self._workers.values()):
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._workers.clear()
         await self._sent.wait()
         await self._begun.wait()
+        if self._shared:
+            # What was still queued goes back at once rather than when its lease runs out.
+            with contextlib.suppress(Exception):
+                await self.store.release_leases(self.worker_id, still_queued)
 
     def _storage_failed(self, exc: StorageError) -> bool:
         """Log a database problem; True when it is fatal (the dispatcher stops)."""
@@ -200,8 +223,13 @@ class Dispatcher:
         process died (or before a worker failed): ask the platform, where it can tell, before
         sending again — one look-up per destination."""
         self._needs_reconcile = False
+        if self._shared:
+            # Leases held under this worker id belong to a previous life of this process (ids
+            # are unique among live processes): free them now, still flagged in flight, so this
+            # life does not send a channel's later alerts before the earlier ones come free.
+            await self.store.release_leases(self.worker_id)
         groups: dict[_ChannelKey, list] = {}
-        for delivery, _alert in await self.store.in_flight_deliveries():
+        for delivery, _alert in await self.store.in_flight_deliveries(now=self.clock()):
             if delivery.id in self._queued or delivery.platform not in self.adapters:
                 continue
             groups.setdefault(_key(delivery), []).append(delivery)
@@ -225,10 +253,75 @@ class Dispatcher:
                     key.channel,
                 )
 
+    async def _already_posted(self, delivery) -> bool:
+        """Ask the platform whether an attempt that never settled reached it; if so record the
+        send. True when it did (do not send again)."""
+        adapter = self.adapters.get(delivery.platform)
+        if adapter is None or delivery.attempt_started_at is None:
+            return False
+        key = _idempotency_key(delivery)
+        since = delivery.attempt_started_at - LOOKUP_MARGIN
+        try:
+            found = await adapter.find_sent_many(_destination(delivery), [key], since)
+        except Exception as exc:
+            log.warning("dispatcher: could not look up delivery %s: %s", delivery.id, exc)
+            return False
+        message_id = found.get(key)
+        if not message_id:
+            return False
+        await self._persist(lambda: self.store.mark_sent_many([(delivery.id, message_id)]))
+        log.info("delivery %s was already posted (%s); not resending", delivery.id, message_id)
+        return True
+
+    async def _renew_leases(self) -> None:
+        """Heartbeat: keep the leases on what waits in this process's queues."""
+        if not self._shared:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._queued or loop.time() - self._renewed_at < self.lease_seconds / 3:
+            return
+        self._renewed_at = loop.time()
+        await self.store.renew_leases(
+            self.worker_id, sorted(self._queued), lease_seconds=self.lease_seconds, now=self.clock()
+        )
+
     # ------------------------------------------------------------------ queueing
 
+    async def _due(self) -> list:
+        """Due deliveries in channel order: on a database only this process writes, read them
+        (`due_in_channel_order`); on a shared one, claim them with leases (`claim_due`) — only
+        rows the claim actually took, re-checked as still pending and free, so a delivery sent a
+        moment ago is never queued again — in rounds of a few channels, so that a fan-out spreads
+        over the processes."""
+        if not self._shared:
+            return await self.store.due_in_channel_order(self.clock(), limit=BATCH)
+        due: list = []
+        while not self._stopping:
+            claimed = await self.store.claim_due(
+                self.worker_id,
+                lease_seconds=self.lease_seconds,
+                now=self.clock(),
+                limit=BATCH,
+                platforms=sorted(self.adapters),
+                max_channels=CLAIM_CHANNELS,
+            )
+            fresh = 0
+            for claim in claimed:
+                delivery = claim.delivery
+                if delivery.id in self._queued:
+                    continue  # its lease ran out while it waited here; now it is ours again
+                fresh += 1
+                # A worker died (or lost its lease) mid-send: ask the platform before resending.
+                if claim.reclaimed and await self._already_posted(delivery):
+                    continue
+                due.append((delivery, claim.alert))
+            if fresh == 0 or len(due) >= BATCH:
+                return due
+            await asyncio.sleep(CLAIM_ROUND_PAUSE)
+        return due
+
     async def enqueue_due(self) -> int:
-        due = await self.store.due_in_channel_order(self.clock(), limit=BATCH)
+        due = await self._due()
         added = 0
         for delivery, alert in due:
             if delivery.id in self._queued or delivery.platform not in self.adapters:

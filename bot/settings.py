@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     # Storage
     database_url: str = Field("sqlite+aiosqlite:///flows-bot.db")
 
+    # Several processes on one PostgreSQL database (docs/scale.md)
+    worker_id: str | None = Field(
+        None, description="this process's name in logs and outbox leases; default host-pid"
+    )
+    outbox_lease_seconds: float = Field(
+        60.0, gt=0, description="how long a claimed delivery stays reserved for one process"
+    )
+    leader_retry_seconds: float = Field(
+        15.0, gt=0, description="how often a standby tries to become the monitors' leader"
+    )
+    tick_interval_seconds: float | None = Field(
+        None, gt=0, description="also run the monitors every N seconds (default: daily only)"
+    )
+
     # Monitors
     post_time_utc: str = Field("13:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     countdown_steps: list[int] = Field(default_factory=lambda: [9, 4, 1, 0])
@@ -91,9 +105,26 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_http_port: int = 3000
+    slack_client_id: str | None = Field(
+        None, description="OAuth: install the app in many workspaces (with the client secret)"
+    )
+    slack_client_secret: str | None = None
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    slack_redirect_uri: str | None = Field(
+        None, description="OAuth redirect URL registered with the app (…/slack/oauth_redirect)"
+    )
     discord_token: str | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     discord_guild_id: int | None = None
+    discord_shard_count: int | None = Field(
+        None, ge=1, description="total gateway shards (Discord requires shards past 2,500 guilds)"
+    )
+    discord_shard_ids: str | None = Field(
+        None, description="comma-separated shards this process runs, e.g. 0,1 (with the count)"
+    )
+    discord_auto_shard: bool = Field(
+        False, description="run every shard Discord recommends in this process (AutoShardedClient)"
+    )
 
     log_level: str = "INFO"
 

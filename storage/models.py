@@ -203,6 +203,17 @@ class Delivery(StorageModel, table=True):
         sa.UniqueConstraint("alert_id", "subscription_id"),
         sa.Index(None, "status", "next_attempt_at"),
         sa.Index(None, "subscription_id"),
+        # Only leased rows: a claim asks "does another worker hold this channel?"; the fan-out
+        # inserts (never leased) cost this index nothing.
+        sa.Index(
+            None,
+            "channel",
+            "workspace",
+            "platform",
+            "user",
+            sqlite_where=sa.text("lease_until IS NOT NULL"),
+            postgresql_where=sa.text("lease_until IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -225,6 +236,11 @@ class Delivery(StorageModel, table=True):
     attempt_started_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     """Set by `begin_attempt` just before a send and cleared by its outcome: a pending delivery
     that still has it after a crash may have reached the platform (ask before resending)."""
+    claimed_by: str | None = Field(default=None, sa_type=sa.String(128))
+    """The worker (`flows-bot run --worker-id`) that last claimed the delivery to send it."""
+    lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Until when `claimed_by` holds the delivery (and its channel); an expired lease is
+    reclaimed by any worker, after asking the platform whether the send went through."""
     platform_message_id: str | None = Field(default=None, sa_type=sa.String(128))
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -388,3 +404,80 @@ class EtfFlowDay(StorageModel, table=True):
     asset: str = Field(sa_type=sa.String(32))
     flow_usd: float = Field(sa_type=sa.Float)
     fetched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# Slack apps installed in many workspaces (OAuth, docs/scale.md): the tables of slack-sdk's
+# SQLAlchemy installation and OAuth-state stores, with the names and columns those stores expect
+# (`bot/adapters/slack_oauth.py` runs the stores on the bot's engine). Kept here so Alembic
+# migrates them with everything else. Their times are naive UTC, as slack-sdk writes them.
+
+
+def _slack_installation_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("client_id", sa.String(32), nullable=False),
+        sa.Column("app_id", sa.String(32), nullable=False),
+        sa.Column("enterprise_id", sa.String(32)),
+        sa.Column("enterprise_name", sa.String(200)),
+    ]
+
+
+slack_installations = sa.Table(
+    "slack_installations",
+    metadata,
+    *_slack_installation_columns(),
+    sa.Column("enterprise_url", sa.String(200)),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("team_name", sa.String(200)),
+    sa.Column("bot_token", sa.String(200)),
+    sa.Column("bot_id", sa.String(32)),
+    sa.Column("bot_user_id", sa.String(32)),
+    sa.Column("bot_scopes", sa.String(1000)),
+    sa.Column("bot_refresh_token", sa.String(200)),
+    sa.Column("bot_token_expires_at", sa.DateTime),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("user_token", sa.String(200)),
+    sa.Column("user_scopes", sa.String(1000)),
+    sa.Column("user_refresh_token", sa.String(200)),
+    sa.Column("user_token_expires_at", sa.DateTime),
+    sa.Column("incoming_webhook_url", sa.String(200)),
+    sa.Column("incoming_webhook_channel", sa.String(200)),
+    sa.Column("incoming_webhook_channel_id", sa.String(200)),
+    sa.Column("incoming_webhook_configuration_url", sa.String(200)),
+    sa.Column("is_enterprise_install", sa.Boolean, nullable=False),
+    sa.Column("token_type", sa.String(32)),
+    sa.Column("installed_at", sa.DateTime, nullable=False),
+    sa.Index(
+        "slack_installations_idx",
+        "client_id",
+        "enterprise_id",
+        "team_id",
+        "user_id",
+        "installed_at",
+    ),
+)
+
+slack_bots = sa.Table(
+    "slack_bots",
+    metadata,
+    *_slack_installation_columns(),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("team_name", sa.String(200)),
+    sa.Column("bot_token", sa.String(200)),
+    sa.Column("bot_id", sa.String(32)),
+    sa.Column("bot_user_id", sa.String(32)),
+    sa.Column("bot_scopes", sa.String(1000)),
+    sa.Column("bot_refresh_token", sa.String(200)),
+    sa.Column("bot_token_expires_at", sa.DateTime),
+    sa.Column("is_enterprise_install", sa.Boolean, nullable=False),
+    sa.Column("installed_at", sa.DateTime, nullable=False),
+    sa.Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = sa.Table(
+    "slack_oauth_states",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("state", sa.String(200), nullable=False),
+    sa.Column("expire_at", sa.DateTime, nullable=False),
+)

@@ -251,10 +251,14 @@ class OutboxMixin(StoreBase):
             )
             return [(delivery, alert) for delivery, alert in rows.all()]
 
-    async def in_flight_deliveries(self, limit: int = 1000) -> list[tuple[Delivery, Alert]]:
+    async def in_flight_deliveries(
+        self, limit: int = 1000, *, now: dt.datetime | None = None
+    ) -> list[tuple[Delivery, Alert]]:
         """Pending deliveries with an attempt begun and never settled — after a crash, those
         the platform may have received. They stay due: ask the platform (idempotency key) and
-        `mark_sent` the ones it has, and the rest are simply sent again."""
+        `mark_sent` the ones it has, and the rest are simply sent again. Deliveries another
+        worker holds a live lease on (storage/leases.py) are its business and left out."""
+        now = now or utcnow()
         async with self._sessions() as session:
             rows = await session.exec(
                 select(Delivery, Alert)
@@ -262,6 +266,7 @@ class OutboxMixin(StoreBase):
                 .where(
                     Delivery.status == DELIVERY_PENDING,
                     col(Delivery.attempt_started_at).is_not(None),
+                    sa.or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
                 )
                 .order_by(col(Delivery.id))
                 .limit(limit)
@@ -317,6 +322,7 @@ class OutboxMixin(StoreBase):
             .values(
                 attempts=_DELIVERIES.c.attempts + 1,
                 attempt_started_at=None,
+                lease_until=None,
                 status=DELIVERY_SENT,
                 platform_message_id=sa.bindparam("message_id"),
                 sent_at=now or utcnow(),
@@ -366,7 +372,12 @@ class OutboxMixin(StoreBase):
                     _DELIVERIES.c.id == delivery_id,
                     _DELIVERIES.c.status == DELIVERY_PENDING,
                 )
-                .values(attempts=_DELIVERIES.c.attempts + 1, attempt_started_at=None, **values)
+                .values(
+                    attempts=_DELIVERIES.c.attempts + 1,
+                    attempt_started_at=None,
+                    lease_until=None,  # settled: the lease (storage/leases.py) ends
+                    **values,
+                )
             )
             return result.rowcount == 1
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage._common import BAR_COLUMNS
+from storage.bulk import BulkMixin
 from storage.cache import BarCacheMixin, BarCoverage
 from storage.database import (
     create_engine,
@@ -20,6 +21,8 @@ from storage.database import (
     normalize_database_url,
 )
 from storage.delivery_health import DeliveryHealthMixin
+from storage.leader import LeaderMixin
+from storage.leases import ClaimedDelivery, OutboxLeaseMixin
 from storage.live_records import LiveRecordsMixin, NewLiveRecord
 from storage.migrate import upgrade_database, upgrade_engine
 from storage.monitor_state import MonitorStateMixin
@@ -33,6 +36,7 @@ __all__ = [
     "BAR_COLUMNS",
     "ActiveSubscription",
     "BarCoverage",
+    "ClaimedDelivery",
     "NewAlert",
     "NewLiveRecord",
     "Store",
@@ -43,11 +47,14 @@ class Store(
     SubscriptionsMixin,
     MonitorStateMixin,
     OutboxMixin,
+    OutboxLeaseMixin,
     BarCacheMixin,
     PositioningCacheMixin,
     OptionChainCacheMixin,
     LiveRecordsMixin,
     DeliveryHealthMixin,
+    LeaderMixin,
+    BulkMixin,
 ):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).
 

@@ -22,8 +22,8 @@ async def _subscribe(adapter: RecordingAdapter, channels=CHANNELS, asset: str = 
         assert reply.title == f"Watching {asset}", reply.summary
 
 
-async def test_alert_is_stored_before_it_is_sent_and_sent_once(tmp_path) -> None:
-    settings = sample_settings(tmp_path)
+async def test_alert_is_stored_before_it_is_sent_and_sent_once(tmp_path, database_url) -> None:
+    settings = sample_settings(tmp_path, database_url=database_url)
     store = await Store.open(settings.database_url)
     platform = RecordingPlatform()
     adapter = RecordingAdapter(platform)
@@ -53,8 +53,10 @@ async def test_alert_is_stored_before_it_is_sent_and_sent_once(tmp_path) -> None
         await store.close()
 
 
-async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(tmp_path) -> None:
-    settings = sample_settings(tmp_path)
+async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(
+    tmp_path, database_url
+) -> None:
+    settings = sample_settings(tmp_path, database_url=database_url)
     platform = RecordingPlatform()
 
     store = await Store.open(settings.database_url)
@@ -86,8 +88,10 @@ async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(tmp_path
         await store.close()
 
 
-async def test_rate_limited_send_is_delivered_once_after_retry_after(tmp_path) -> None:
-    settings = sample_settings(tmp_path)
+async def test_rate_limited_send_is_delivered_once_after_retry_after(
+    tmp_path, database_url
+) -> None:
+    settings = sample_settings(tmp_path, database_url=database_url)
     store = await Store.open(settings.database_url)
     platform = RecordingPlatform()
     adapter = RecordingAdapter(
@@ -111,8 +115,10 @@ async def test_rate_limited_send_is_delivered_once_after_retry_after(tmp_path) -
         await store.close()
 
 
-async def test_forbidden_marks_subscription_broken_and_stops_sending(tmp_path) -> None:
-    settings = sample_settings(tmp_path)
+async def test_forbidden_marks_subscription_broken_and_stops_sending(
+    tmp_path, database_url
+) -> None:
+    settings = sample_settings(tmp_path, database_url=database_url)
     store = await Store.open(settings.database_url)
     platform = RecordingPlatform()
     adapter = RecordingAdapter(
@@ -141,8 +147,8 @@ async def test_forbidden_marks_subscription_broken_and_stops_sending(tmp_path) -
         await store.close()
 
 
-async def test_transient_failures_back_off_then_succeed(tmp_path) -> None:
-    settings = sample_settings(tmp_path)
+async def test_transient_failures_back_off_then_succeed(tmp_path, database_url) -> None:
+    settings = sample_settings(tmp_path, database_url=database_url)
     store = await Store.open(settings.database_url)
     platform = RecordingPlatform()
     adapter = RecordingAdapter(platform, failures=[DeliveryError("502"), DeliveryError("timeout")])
@@ -160,11 +166,13 @@ async def test_transient_failures_back_off_then_succeed(tmp_path) -> None:
         await store.close()
 
 
-async def test_each_send_is_committed_before_the_next_and_channels_share_commits(tmp_path) -> None:
+async def test_each_send_is_committed_before_the_next_and_channels_share_commits(
+    tmp_path, database_url
+) -> None:
     """Group commit: a channel's next message goes out only once its previous send is recorded
     (a crash can repeat at most the message in flight), yet channels sending at the same moment
     share one transaction."""
-    settings = sample_settings(tmp_path)
+    settings = sample_settings(tmp_path, database_url=database_url)
     store = await Store.open(settings.database_url)
     platform = RecordingPlatform()
     adapter = RecordingAdapter(platform)

@@ -1,14 +1,11 @@
-"""The storage package against a real database: a SQLite file per test, or PostgreSQL.
-
-Set FLOWS_TEST_DATABASE_URL=postgresql://user@host:port/db to run the same tests against
-PostgreSQL (needs the `postgres` extra, asyncpg); the database's public schema is wiped per test.
-"""
+"""The storage package against real databases: each test that takes `database_url` (or `store`)
+runs on a fresh SQLite file and on a fresh database of a throw-away PostgreSQL server (see
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 from collections.abc import AsyncIterator
 
 import pandas as pd
@@ -38,27 +35,9 @@ from storage.migrate import alembic_config
 from storage.models import metadata
 
 NOW = dt.datetime(2026, 3, 31, 14, 0, tzinfo=dt.UTC)
-TEST_DATABASE_URL = os.environ.get("FLOWS_TEST_DATABASE_URL", "")
 
 
 # ---------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-async def database_url(tmp_path) -> AsyncIterator[str]:
-    """An empty database: a fresh SQLite file, or the wiped PostgreSQL test database."""
-    if not TEST_DATABASE_URL:
-        yield normalize_database_url(f"sqlite:///{tmp_path / 'flows-bot.db'}")
-        return
-    url = normalize_database_url(TEST_DATABASE_URL)
-    engine = create_engine(url, for_migrations=True)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await connection.execute(sa.text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-    yield url
 
 
 @pytest.fixture
@@ -215,7 +194,7 @@ async def test_upgrade_is_idempotent_and_keeps_rows(database_url):
         await store.close()
 
 
-OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007", "0008", "0009"]
+OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007", "0008", "0009", "0010"]
 
 
 @pytest.mark.parametrize("revision", OLDER_REVISIONS)

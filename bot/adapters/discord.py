@@ -72,6 +72,28 @@ def nonce_for(idempotency_key: str) -> str:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()[:NONCE_LENGTH]
 
 
+def parse_shard_ids(text: str | None, shard_count: int | None) -> list[int] | None:
+    """DISCORD_SHARD_IDS (`0,1`) as a list, checked against DISCORD_SHARD_COUNT."""
+    if not text or not text.strip():
+        return None
+    if not shard_count:
+        raise AdapterConfigError(
+            "DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total number of shards)"
+        )
+    try:
+        ids = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise AdapterConfigError(
+            f"DISCORD_SHARD_IDS must be comma-separated shard numbers, got {text!r}"
+        ) from None
+    if not ids or ids[0] < 0 or ids[-1] >= shard_count:
+        raise AdapterConfigError(
+            f"DISCORD_SHARD_IDS must be between 0 and {shard_count - 1} "
+            f"(DISCORD_SHARD_COUNT={shard_count}), got {text!r}"
+        )
+    return ids
+
+
 def interaction_context(interaction: discord.Interaction) -> CommandContext:
     is_dm = interaction.guild_id is None
     permissions = interaction.permissions
@@ -152,6 +174,9 @@ class DiscordAdapter(ChatAdapter):
         api_url: str = DEFAULT_API_URL,
         guild_id: int | None = None,
         connect_timeout: float = 30.0,
+        shard_count: int | None = None,
+        shard_ids: list[int] | None = None,
+        auto_shard: bool = False,
     ) -> None:
         self.token = token
         self.api_url = api_url.rstrip("/")
@@ -160,11 +185,20 @@ class DiscordAdapter(ChatAdapter):
         # The bot never joins voice; without this discord.py warns about missing voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
-        self.client = discord.Client(
-            intents=discord.Intents.default(),
-            allowed_mentions=discord_render.NO_MENTIONS,
-            max_ratelimit_timeout=RATE_LIMIT_WAIT_CAP,
-        )
+        options: dict[str, Any] = {
+            "intents": discord.Intents.default(),
+            "allowed_mentions": discord_render.NO_MENTIONS,
+            "max_ratelimit_timeout": RATE_LIMIT_WAIT_CAP,
+        }
+        self.client: discord.Client
+        if shard_count or auto_shard:
+            # Sharded: these shards (all of them when no ids are given) in this process; the
+            # shard count is Discord's recommendation (GET /gateway/bot) when not given.
+            self.client = discord.AutoShardedClient(
+                shard_count=shard_count, shard_ids=shard_ids, **options
+            )
+        else:
+            self.client = discord.Client(**options)
         self.tree = app_commands.CommandTree(self.client)
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self.tree.add_command(self._build_group())
@@ -178,10 +212,14 @@ class DiscordAdapter(ChatAdapter):
             raise AdapterConfigError(
                 "DISCORD_TOKEN is not set; copy the bot token from the Discord developer portal"
             )
+        shard_ids = parse_shard_ids(settings.discord_shard_ids, settings.discord_shard_count)
         return cls(
             settings.discord_token,
             api_url=settings.discord_api_url,
             guild_id=settings.discord_guild_id,
+            shard_count=settings.discord_shard_count,
+            shard_ids=shard_ids,
+            auto_shard=settings.discord_auto_shard,
         )
 
     # ------------------------------------------------------------------ lifecycle

@@ -38,6 +38,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -104,7 +105,7 @@ METADATA_EVENT = "flows_delivery"
 _CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
 
 
-def _web_client(token: str, api_url: str) -> AsyncWebClient:
+def _web_client(token: str | None, api_url: str) -> AsyncWebClient:
     return AsyncWebClient(
         token=token,
         base_url=api_url,
@@ -185,7 +186,7 @@ class SlackAdapter(ChatAdapter):
 
     def __init__(
         self,
-        bot_token: str,
+        bot_token: str | None,
         *,
         app_token: str | None = None,
         signing_secret: str | None = None,
@@ -193,7 +194,13 @@ class SlackAdapter(ChatAdapter):
         http_port: int = 3000,
         http_host: str = "0.0.0.0",
         connect_timeout: float = 30.0,
+        oauth: AsyncOAuthSettings | None = None,
     ) -> None:
+        if oauth is not None and not signing_secret:
+            raise AdapterConfigError(
+                "Slack OAuth (SLACK_CLIENT_ID) needs SLACK_SIGNING_SECRET: the install pages and "
+                "slash commands are served over HTTP on SLACK_HTTP_PORT"
+            )
         if not app_token and not signing_secret:
             raise AdapterConfigError(
                 "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
@@ -205,15 +212,30 @@ class SlackAdapter(ChatAdapter):
         self.http_port = http_port
         self.http_host = http_host
         self.connect_timeout = connect_timeout
-        self.client = _web_client(bot_token, api_url)
-        self.app = AsyncApp(
-            name="flows-bot",
-            logger=_bolt_logger(),
-            client=self.client,
-            signing_secret=signing_secret or "",
-            # Socket Mode requests are authenticated by the app token's websocket instead.
-            request_verification_enabled=not self.socket_mode,
-        )
+        self.oauth = oauth
+        if oauth is not None:
+            # One deployment, many workspaces: each request and each alert uses the token of
+            # the workspace it concerns, from the installation store (bot/adapters/slack_oauth).
+            self.socket_mode = False
+            self.client = _web_client(None, api_url)
+            self.app = AsyncApp(
+                name="flows-bot",
+                logger=_bolt_logger(),
+                client=self.client,
+                signing_secret=signing_secret or "",
+                oauth_settings=oauth,
+            )
+        else:
+            self.client = _web_client(bot_token, api_url)
+            self.app = AsyncApp(
+                name="flows-bot",
+                logger=_bolt_logger(),
+                client=self.client,
+                signing_secret=signing_secret or "",
+                # Socket Mode requests are authenticated by the app token's websocket instead.
+                request_verification_enabled=not self.socket_mode,
+            )
+        self._tokens: dict[str, str] = {}
         self.app.command(COMMAND)(self._on_command)
         if not self.socket_mode:
             self.app.middleware(self._reject_replays)
@@ -228,7 +250,9 @@ class SlackAdapter(ChatAdapter):
         self._history_unavailable_logged = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackAdapter:
+    def from_settings(cls, settings: Settings, engine: Any = None) -> SlackAdapter:
+        if settings.slack_client_id or settings.slack_client_secret:
+            return cls._oauth_from_settings(settings, engine)
         if not settings.slack_bot_token:
             present = [
                 name
@@ -255,10 +279,30 @@ class SlackAdapter(ChatAdapter):
             http_port=settings.slack_http_port,
         )
 
+    @classmethod
+    def _oauth_from_settings(cls, settings: Settings, engine: Any) -> SlackAdapter:
+        if not (settings.slack_client_id and settings.slack_client_secret):
+            missing = "SLACK_CLIENT_SECRET" if settings.slack_client_id else "SLACK_CLIENT_ID"
+            raise AdapterConfigError(f"Slack OAuth needs {missing} too (Basic Information page)")
+        if engine is None:
+            raise AdapterConfigError("Slack OAuth keeps installations in the database: no store")
+        from bot.adapters.slack_oauth import oauth_settings
+
+        return cls(
+            None,
+            signing_secret=settings.slack_signing_secret,
+            api_url=settings.slack_api_url,
+            http_port=settings.slack_http_port,
+            oauth=oauth_settings(settings, engine),
+        )
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, handle_command: CommandHandler) -> None:
         self._handle = handle_command
+        if self.oauth is not None:
+            await self._start_http()  # no single token to check: each workspace brings its own
+            return
         await self._check_bot_token()
         if self.socket_mode:
             await self._start_socket_mode()
@@ -411,10 +455,27 @@ class SlackAdapter(ChatAdapter):
 
     # ------------------------------------------------------------------ delivery
 
+    async def _token_for(self, workspace: str) -> str | None:
+        """The bot token of the workspace (OAuth mode); None in single-token mode."""
+        if self.oauth is None:
+            return None
+        token = self._tokens.get(workspace)
+        if token is None:
+            store = self.oauth.installation_store
+            bot = await store.async_find_bot(enterprise_id=None, team_id=workspace or None)
+            if bot is None or not bot.bot_token:
+                raise DeliveryError(
+                    f"slack: the app is not installed in workspace {workspace}", permanent=True
+                )
+            token = self._tokens[workspace] = bot.bot_token
+        return token
+
     async def send(self, destination: Destination, message: Message, idempotency_key: str) -> str:
         try:
-            channel = await self._channel_for(destination)
+            token = await self._token_for(destination.workspace)
+            channel = await self._channel_for(destination, token)
             response = await self.client.chat_postMessage(
+                token=token,
                 channel=channel,
                 text=slack_render.fallback_text(message),
                 blocks=slack_render.blocks(message),
@@ -426,12 +487,14 @@ class SlackAdapter(ChatAdapter):
                 },
             )
         except SlackApiError as exc:
+            if _error_code(exc) in AUTH_ERRORS:
+                self._tokens.pop(destination.workspace, None)  # reinstalled: look it up again
             raise delivery_error(exc) from exc
         except _CONNECTION_ERRORS as exc:
             raise DeliveryError(f"slack: {type(exc).__name__}: {exc}") from exc
         posted_in = str(response.get("channel") or channel)
         if message.chart_path:
-            await self._upload_chart(posted_in, message)
+            await self._upload_chart(posted_in, message, token)
         return f"{posted_in}:{response['ts']}"
 
     async def find_sent(self, destination: Destination, idempotency_key: str) -> str | None:
@@ -486,18 +549,19 @@ class SlackAdapter(ChatAdapter):
                 code,
             )
 
-    async def _channel_for(self, destination: Destination) -> str:
+    async def _channel_for(self, destination: Destination, token: str | None = None) -> str:
         if not destination.user:
             return destination.channel
-        cached = self._dm_channels.get(destination.user)
+        user_key = f"{destination.workspace}:{destination.user}"
+        cached = self._dm_channels.get(user_key)
         if cached:
             return cached
-        response = await self.client.conversations_open(users=destination.user)
+        response = await self.client.conversations_open(token=token, users=destination.user)
         channel = str(response["channel"]["id"])
-        self._dm_channels[destination.user] = channel
+        self._dm_channels[user_key] = channel
         return channel
 
-    async def _upload_chart(self, channel: str, message: Message) -> None:
+    async def _upload_chart(self, channel: str, message: Message, token: str | None = None) -> None:
         """Upload the chart into the channel right after its message.
 
         Best effort: the alert itself is already posted, and failing the delivery here would make
@@ -508,6 +572,7 @@ class SlackAdapter(ChatAdapter):
             return
         try:
             await self.client.files_upload_v2(
+                token=token,
                 channel=channel,
                 file=str(path),
                 filename=path.name,

@@ -21,6 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--funds", metavar="FILE", help="fund registry TOML (default: FUNDS_FILE)")
     parser.add_argument("--database", metavar="URL", help="database URL (default: DATABASE_URL)")
     parser.add_argument("--no-input", action="store_true", help="do not read commands from stdin")
+    parser.add_argument(
+        "--worker-id",
+        metavar="NAME",
+        help="this process's name in logs and outbox leases (default: WORKER_ID, else host-pid)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -38,14 +43,20 @@ def handle(args: argparse.Namespace) -> int:
             ("data_source", args.source),
             ("funds_file", args.funds),
             ("database_url", args.database),
+            ("worker_id", args.worker_id),
         )
         if value
     }
     if overrides:
         settings = settings.model_copy(update=overrides)
+    if not settings.worker_id:
+        from bot.app import default_worker_id
+
+        settings = settings.model_copy(update={"worker_id": default_worker_id()})
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # The worker id tells apart the lines of processes sharing one database.
+        format=f"%(asctime)s %(levelname)s [{settings.worker_id}] %(name)s: %(message)s",
     )
     # Migrations and scheduler bookkeeping are noise at the console; warnings still show.
     # yfinance warns on every retry offline; our own one-line errors say what failed.

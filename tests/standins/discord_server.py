@@ -73,6 +73,8 @@ class DiscordStandIn:
         self.synced: dict[str, list[dict[str, Any]]] = {}
         """Last command list PUT per scope: 'global' or the guild id."""
         self.identified = asyncio.Event()
+        self.identifies: list[dict[str, Any]] = []
+        """IDENTIFY payloads received (one per shard connected)."""
         self.resumes = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -400,6 +402,7 @@ class DiscordStandIn:
             if frame["op"] == 1:
                 await socket.send_str(json.dumps({"op": 11}))
             elif frame["op"] == 2:
+                self.identifies.append(frame["d"])
                 await socket.send_str(json.dumps(self._ready()))
                 self.identified.set()
             elif frame["op"] == 6:

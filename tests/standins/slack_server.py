@@ -71,6 +71,10 @@ class SlackStandIn:
         self._workspace_posts: deque[float] = deque()
         self._last_ts = 0.0
         self._random = random.Random(19)
+        self.oauth_codes: dict[str, str] = {}
+        """OAuth: authorization code -> the workspace (team id) whose install it completes."""
+        self.installed: dict[str, str] = {}
+        """Bot tokens issued by `oauth.v2.access` -> their workspace."""
 
     @property
     def api_url(self) -> str:
@@ -232,7 +236,9 @@ class SlackStandIn:
         call = Call(method, params, token)
         self.calls.append(call)
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
-        if token != expected:
+        if method == "oauth.v2.access":
+            return self._oauth_access(call, params)
+        if token != expected and token not in self.installed:
             call.error = "invalid_auth"
             return json_response({"ok": False, "error": "invalid_auth"})
         for failure in self.failures.get(method, []):
@@ -315,6 +321,30 @@ class SlackStandIn:
             for m in self.history.get(c, [])
             if (m.get("metadata") or {}).get("event_type") == "flows_delivery"
         ]
+
+    def _oauth_access(self, call: Call, params: dict[str, Any]) -> web.Response:
+        """Exchange an install's code for a bot token of its workspace (client auth not
+        checked: the code is the test's to hand out)."""
+        team = self.oauth_codes.pop(str(params.get("code")), None)
+        if team is None:
+            call.error = "invalid_code"
+            return json_response({"ok": False, "error": "invalid_code"})
+        token = f"xoxb-{team}-{next(self._ids)}"
+        self.installed[token] = team
+        return json_response(
+            {
+                "ok": True,
+                "app_id": "A0FLOWS",
+                "authed_user": {"id": f"U{team}ADMIN"},
+                "scope": "commands,chat:write",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": f"U{team}BOT",
+                "team": {"id": team, "name": f"Team {team}"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)

@@ -1,0 +1,113 @@
+"""The monitor tick as subscriptions grow: 10,000 and 100,000 subscriptions over 50 assets, on
+SQLite and on PostgreSQL (a throw-away server from the machine's pg_ctl, or --database).
+
+Per size and back-end: the first tick after start-up (one-off: loads every subscription into
+memory), the tick that fires (every asset's quarter-end countdown: one delivery per
+subscription) and the steady tick (nothing new; median of 3). Charts off, bars in memory (no
+network): the database and the bot's own work are what is measured.
+Targets at 100k: steady < 200 ms, firing < 1 s on either back-end.
+
+Run: .venv/bin/python bench/bench_tick_scale.py [--database postgresql://…] [--sizes 10000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sqlalchemy as sa  # noqa: E402
+from bench_bot import AS_OF, N_ASSETS, WARM_UP, FrameSource, make_frames, registry_text  # noqa: E402
+
+from bot.app import freeze_startup_heap  # noqa: E402
+from bot.monitors.tick import run_tick  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from flows.funds import parse_registry  # noqa: E402
+from flows.marketdata import MarketData  # noqa: E402
+from storage.store import Store  # noqa: E402
+from tests.postgres import throwaway_postgres  # noqa: E402
+
+
+async def empty(url: str) -> None:
+    if url.startswith("postgresql"):
+        store = await Store.open(url, migrate=False)
+        async with store.engine.begin() as connection:
+            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            await connection.execute(sa.text("CREATE SCHEMA public"))
+        await store.close()
+
+
+async def measure(url: str, size: int, chart_dir: Path) -> str:
+    await empty(url)
+    symbols = [f"EQ{index:02d}" for index in range(N_ASSETS)]
+    source = FrameSource(make_frames([*symbols, "BOND0"]))
+    registry = parse_registry(registry_text(symbols), "bench")
+    settings = Settings(_env_file=None, data_source="sample", database_url=url, chart_dir=chart_dir)
+    store = await Store.open(url)
+    try:
+        # As bench_bot: 200 subscriptions watch every kind, the rest only the countdown; 50
+        # assets per channel.
+        await store.add_subscriptions(
+            {
+                "platform": "console",
+                "channel": f"C{index // N_ASSETS}",
+                "asset": symbols[index % N_ASSETS],
+                "kinds": "quarter_end,drift,vol" if index < 200 else "quarter_end",
+            }
+            for index in range(size)
+        )
+        freeze_startup_heap()
+        start = time.perf_counter()
+        await run_tick(store, MarketData(source), registry, settings, WARM_UP, charts=False)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        fired = await run_tick(store, MarketData(source), registry, settings, AS_OF, charts=False)
+        firing = time.perf_counter() - start
+        steady = []
+        for _ in range(3):
+            start = time.perf_counter()
+            await run_tick(store, MarketData(source), registry, settings, AS_OF, charts=False)
+            steady.append(time.perf_counter() - start)
+    finally:
+        await store.close()
+    backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    return (
+        f"{backend:<10} {size:>7,} subscriptions: first {cold * 1000:6.0f} ms, firing "
+        f"({fired.deliveries:,} deliveries) {firing * 1000:6.0f} ms, steady "
+        f"{statistics.median(steady) * 1000:5.0f} ms"
+    )
+
+
+async def run(postgres_url: str, sizes: list[int]) -> None:
+    print("tick by subscriptions (targets at 100k: steady < 200 ms, firing < 1 s)")
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in sizes:
+            sqlite_url = f"sqlite+aiosqlite:///{scratch}/tick-{size}.db"
+            print(await measure(sqlite_url, size, Path(scratch)), flush=True)
+            print(await measure(postgres_url, size, Path(scratch)), flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", help="PostgreSQL URL (default: a throw-away server)")
+    parser.add_argument("--sizes", default="10000,100000")
+    args = parser.parse_args()
+    sizes = [int(part) for part in args.sizes.split(",")]
+    if args.database:
+        asyncio.run(run(args.database, sizes))
+        return 0
+    with throwaway_postgres("flows_tick_bench") as url:
+        asyncio.run(run(url, sizes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
