@@ -101,8 +101,14 @@ def sample_settings(tmp_path: Path, **overrides) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-def sample_app(settings: Settings, store, adapters: list[ChatAdapter]) -> BotApp:
-    today = dt.date(2026, 11, 20)
+def sample_app(
+    settings: Settings,
+    store,
+    adapters: list[ChatAdapter],
+    today: dt.date | None = dt.date(2026, 11, 20),
+) -> BotApp:
+    """The bot on sample data ending `today` (pinned by default; None: data up to the real
+    today, for checks whose freshness rule compares the data with the calendar)."""
     return BotApp(
         settings,
         store,

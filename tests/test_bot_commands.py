@@ -161,3 +161,10 @@ async def test_status_reply_is_sourced_and_marked_sample(tmp_path) -> None:
         assert {"Est. rebalancing trade", "% of 20-day ADV", "Window", "Sessions left"} <= labels
     finally:
         await store.close()
+
+
+def test_the_command_layer_knows_every_alert_kind_the_store_does():
+    from bot.commands.parse import ALERT_KINDS as parsed_kinds
+    from storage.models import ALERT_KINDS as stored_kinds
+
+    assert parsed_kinds == stored_kinds

@@ -46,22 +46,12 @@ async def test_watch_reply_describes_only_what_was_subscribed(tmp_path) -> None:
 
 
 async def test_chat_calendar_sizes_period_ends_from_the_bots_market_data(tmp_path) -> None:
-    from bot.app import BotApp
-    from flows.funds import load_registry
-    from flows.marketdata import MarketData
-    from flows.marketdata.sample import SampleSource
 
     settings = sample_settings(tmp_path)
     store = await Store.open(settings.database_url)
     adapter = RecordingAdapter(RecordingPlatform())
     # Sample data that reaches today: older data is too old to size (the freshness rule).
-    app = BotApp(
-        settings,
-        store,
-        load_registry(settings.funds_file),
-        [adapter],
-        make_market=lambda: MarketData(SampleSource()),
-    )
+    app = sample_app(settings, store, [adapter], today=None)
     await app.start_adapters()
     try:
         reply = await adapter.command("calendar 40")

@@ -134,23 +134,13 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkey
 
 
 async def test_chat_why_replies_with_the_ledger_and_chart(tmp_path):
-    from bot.app import BotApp
-    from flows.funds import load_registry
-    from flows.marketdata import MarketData
-    from flows.marketdata.sample import SampleSource
     from storage.store import Store
-    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_settings
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
 
     settings = sample_settings(tmp_path)
     store = await Store.open(settings.database_url)
     adapter = RecordingAdapter(RecordingPlatform())
-    app = BotApp(
-        settings,
-        store,
-        load_registry(settings.funds_file),
-        [adapter],
-        make_market=lambda: MarketData(SampleSource()),
-    )
+    app = sample_app(settings, store, [adapter], today=None)
     await app.start_adapters()
     try:
         reply = await adapter.command("why bitcoin")
@@ -235,25 +225,15 @@ async def test_net_flow_digest_through_the_outbox_once(tmp_path):
 
     import sqlalchemy as sa
 
-    from bot.app import BotApp
-    from flows.funds import load_registry
-    from flows.marketdata import MarketData
-    from flows.marketdata.sample import SampleSource
     from storage.models import Alert
     from storage.store import Store
-    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_settings
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
 
     # A threshold of $1 makes every day with a known net news.
     settings = sample_settings(tmp_path, net_flow_threshold_usd=1.0)
     store = await Store.open(settings.database_url)
     adapter = RecordingAdapter(RecordingPlatform())
-    app = BotApp(
-        settings,
-        store,
-        load_registry(settings.funds_file),
-        [adapter],
-        make_market=lambda: MarketData(SampleSource()),
-    )
+    app = sample_app(settings, store, [adapter], today=None)
     await app.start_adapters()
     try:
         reply = await adapter.command("watch BTC net_flow", channel="flows-desk")

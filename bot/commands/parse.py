@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from flows.assets import find_asset
 
 MAX_COMMAND_CHARS = 500
+# The same tuple as storage.models.ALERT_KINDS (a test keeps them equal); not imported from there
+# because parsing a command must not load the database layer.
 ALERT_KINDS = (
     "quarter_end",
     "drift",

@@ -398,13 +398,18 @@ class CommandService:
         finally:
             await positioning.close()
             await market.close()
-        path = self.settings.chart_dir / f"positioning-{report.asset}-{report.as_of}.png"
-        try:
-            chart = await asyncio.to_thread(positioning_chart, report, path)
-        except Exception:
-            log.exception("positioning chart for %s failed", report.asset)
-            chart = None
+        chart = await self._draw(positioning_chart, report, "positioning")
         return positioning_message(report, chart)
+
+    async def _draw(self, draw, result, name: str) -> Path | None:
+        """`draw(result, path)` in a thread, into CHART_DIR/NAME-ASSET-DATE.png; a chart that
+        fails costs the reply its chart, never its numbers."""
+        path = self.settings.chart_dir / f"{name}-{result.asset}-{result.as_of}.png"
+        try:
+            return await asyncio.to_thread(draw, result, path)
+        except Exception:
+            log.exception("%s chart for %s failed", name, result.asset)
+            return None
 
     def _chain_source(self, market: MarketData):
         """Option chains matching the market's bar source; live ones through the store's
@@ -426,12 +431,7 @@ class CommandService:
         finally:
             await chains.close()
             await market.close()
-        path = self.settings.chart_dir / f"gamma-{result.asset}-{result.as_of}.png"
-        try:
-            chart = await asyncio.to_thread(gamma_chart, result, path)
-        except Exception:
-            log.exception("gamma chart for %s failed", result.asset)
-            chart = None
+        chart = await self._draw(gamma_chart, result, "gamma")
         return gamma_message(result, chart)
 
     async def _cmd_why(self, ctx: CommandContext, command: ParsedCommand) -> Message:
@@ -459,12 +459,7 @@ class CommandService:
                 )
         finally:
             await market.close()
-        path = self.settings.chart_dir / f"why-{ledger.asset}-{ledger.as_of}.png"
-        try:
-            chart = await asyncio.to_thread(why_chart, ledger, path)
-        except Exception:
-            log.exception("why chart for %s failed", ledger.asset)
-            chart = None
+        chart = await self._draw(why_chart, ledger, "why")
         return why_message(ledger, chart)
 
     async def _cmd_track(self, ctx: CommandContext, command: ParsedCommand) -> Message:
