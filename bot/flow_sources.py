@@ -3,6 +3,7 @@ through the store's per-day caches (the `why` ledger reads both)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,3 +26,35 @@ async def flow_sources(market: Any, settings: Any, store: Any | None) -> AsyncIt
     finally:
         await chains.close()
         await positioning.close()
+
+
+NET_LINE_TIMEOUT_SECONDS = 20.0
+"""`status` shows the day's net mechanical flow; past this the line says it is unknown rather
+than hold the status up (option chains and positioning data can be slow to fetch live)."""
+
+
+async def status_ledger(report: Any, market: Any, registry: Any, settings: Any, store: Any):
+    """The `why` ledger for a status already computed, or None with the reason in words."""
+    from bot.positioning_cache import positioning_config
+    from flows.errors import FlowsError
+    from flows.why import build_why
+
+    async def build():
+        async with flow_sources(market, settings, store) as (chains, positioning):
+            return await build_why(
+                report.asset,
+                market,
+                registry,
+                chains=chains,
+                positioning=positioning,
+                positioning_config=positioning_config(settings),
+                as_of=report.as_of,
+                status=report,
+            )
+
+    try:
+        return await asyncio.wait_for(build(), NET_LINE_TIMEOUT_SECONDS), None
+    except TimeoutError:
+        return None, f"not computed within {NET_LINE_TIMEOUT_SECONDS:.0f} s"
+    except FlowsError as exc:
+        return None, str(exc)

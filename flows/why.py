@@ -211,10 +211,13 @@ async def build_why(
     move: float | None = None,
     config: AnalyticsConfig | None = None,
     horizon: int = REBALANCE_HORIZON_SESSIONS,
+    status: StatusReport | None = None,
 ) -> Ledger:
     """The ledger of `asset_text` on `as_of` (default: the latest bar) for the day's close-to-
-    close move, or for `move` (a fraction, −0.05 = −5 %) as a what-if."""
-    status = await build_status(asset_text, market, registry, as_of, config)
+    close move, or for `move` (a fraction, −0.05 = −5 %) as a what-if. `status`: the asset's
+    status already computed for that day (by `status`, which shows the net line too)."""
+    if status is None:
+        status = await build_status(asset_text, market, registry, as_of, config)
     asset, day = status.asset, status.as_of
     if move is None:
         bars = await market.bars(asset, day - dt.timedelta(days=14), day)

@@ -266,3 +266,18 @@ async def test_net_flow_digest_through_the_outbox_once(tmp_path):
         assert posted == {"flows-desk"}
     finally:
         await store.close()
+
+
+def test_status_shows_the_net_line_of_the_why_ledger(capsys):
+    code = main(["status", "BTC", "--source", "sample", "--as-of", IN_WINDOW])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("Net mechanical today")]
+    ledger = run_json(["why", "BTC", "--as-of", IN_WINDOW, "--no-chart"], capsys)
+    net = ledger["net_mechanical_usd"]
+    from bot.render.numbers import usd
+
+    assert (usd(net, signed=True) if net is not None else "unknown") in line
+    assert f"verdict {ledger['verdict']}" in line and "flows-bot why BTC" in line
+    # The JSON contract of status is unchanged: no ledger in it.
+    assert "net_mechanical_usd" not in json.dumps(run_json(["status", "BTC"], capsys))

@@ -43,14 +43,33 @@ def handle(args: argparse.Namespace) -> int:
     # The status's `leveraged` part reads each fund's AUM from the registry it is given.
     symbol = resolve_asset(args.asset, registry).symbol
     funds = registry.leveraged_on(symbol)
-    report = run_with_live_aum(
+
+    async def compute(live_registry):
+        report = await build_status(args.asset, market, live_registry, args.as_of, config)
+        if args.json:
+            return report, None  # the JSON contract is the status alone
+        from bot.flow_sources import status_ledger
+
+        return report, await status_ledger(report, market, live_registry, settings, None)
+
+    report, net = run_with_live_aum(
         "status",
         settings,
         market,
         registry,
         funds,
-        lambda live_registry: build_status(args.asset, market, live_registry, args.as_of, config),
+        compute,
         programs=registry.programs_holding(symbol),
     )
-    print_result(args, report, render_status_text)
+    if args.json:
+        print_result(args, report, render_status_text)
+        return 0
+    from bot.render.why import net_line
+
+    ledger, reason = net
+    text = render_status_text(report)
+    line = net_line(ledger) if ledger is not None else f"unknown ({reason})"
+    marker = "\nVolatility"
+    head, sep, tail = text.partition(marker)
+    print(f"{head}Net mechanical today  {line}\n{sep}{tail}" if sep else f"{text}\n{line}")
     return 0

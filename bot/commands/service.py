@@ -274,16 +274,19 @@ class CommandService:
         return Message(title="Unmuted", summary="Alerts in this channel resume.")
 
     async def _cmd_status(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.flow_sources import status_ledger
         from bot.render.charts import headline_chart
         from bot.render.messages import status_message
+        from bot.render.why import net_line
         from flows.status import AnalyticsConfig, build_status
 
         market = self.market_factory()
         try:
+            registry = await self._live_registry(market)
             report = await build_status(
                 command.asset,
                 market,
-                await self._live_registry(market),
+                registry,
                 None,
                 AnalyticsConfig(
                     neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
@@ -291,9 +294,18 @@ class CommandService:
                 ),
             )
             chart = await self._status_chart(report, market, headline_chart)
+            ledger, reason = await status_ledger(
+                report, market, registry, self.settings, self.store
+            )
         finally:
             await market.close()
-        return status_message(report, chart)
+        message = status_message(report, chart)
+        net = MessageField(
+            label="Net mechanical today",
+            value=net_line(ledger) if ledger is not None else f"unknown ({reason})",
+            inline=False,
+        )
+        return message.model_copy(update={"fields": [*message.fields, net]})
 
     def _reference(self, market: MarketData):
         """Earnings dates and live fund AUM, through the store's cache (live data only)."""

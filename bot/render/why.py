@@ -52,6 +52,18 @@ def verdict_sentence(ledger: Ledger) -> str:
     return f"{ledger.asset} {move} — {VERDICT_WORDS[ledger.verdict]}{detail}."
 
 
+def net_line(ledger: Ledger) -> str:
+    """The one line `status` shows: today's net mechanical flow, the verdict, what is unknown."""
+    net = ledger.net_mechanical_usd
+    figure = "unknown" if net is None else usd(net, signed=True)
+    unknown = ", ".join(label(source) for source in ledger.coverage["unknown"])
+    missing = f"; not known: {unknown}" if unknown else ""
+    return (
+        f"{figure} on {ledger.as_of} (verdict {ledger.verdict}{missing}) — "
+        f"flows-bot why {ledger.asset}"
+    )
+
+
 def _rows_table(ledger: Ledger) -> list[str]:
     rows = [["source", "flow", "timing", "confidence"]]
     for row in [*ledger.rows, *ledger.real_money_rows]:
