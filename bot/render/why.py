@@ -19,6 +19,15 @@ SOURCE_LABELS = {
     "positioning": "short covering / liquidation",
     "etf_flows": "ETF creations / redemptions",
 }
+SHORT_LABELS = {
+    "rebalance": "rebalancing\n(funds)",
+    "rebalance:pension": "pension\n60/40",
+    "rebalance:scenario": "adviser\nscenarios",
+    "vol_target": "vol-target\nfunds",
+    "leveraged": "leveraged\nETFs",
+    "gamma": "dealer\ngamma",
+    "positioning": "short covering /\nliquidation",
+}
 VERDICT_WORDS = {
     "mechanical": "mostly mechanical",
     "conviction": "real-money conviction",
@@ -140,9 +149,10 @@ def why_chart(ledger: Ledger, path: Path) -> Path:
         + [abs(ledger.net_mechanical_usd or 0.0), 1.0]
     )
     scale, unit = (1e9, "$bn") if largest >= 1e9 else (1e6, "$m")
-    figure, axis = plt.subplots(figsize=(9, 4.8), dpi=110)
+    figure, axis = plt.subplots(figsize=(10, 5.2), dpi=110)
     running = 0.0
     names: list[str] = []
+    extents = [0.0]
     for index, row in enumerate(known):
         value = (row.usd or 0.0) / scale
         colour = "#2e7d32" if value >= 0 else "#c62828"
@@ -157,19 +167,35 @@ def why_chart(ledger: Ledger, path: Path) -> Path:
         )
         if index:
             axis.plot([index - 1.3, index - 0.3], [running, running], color="#888", lw=0.8)
+        extents += [running, running + value]
         running += value
-        names.append(label(row.source).replace(" / ", "/\n").replace(" (", "\n("))
+        names.append(SHORT_LABELS.get(row.source, row.source))
     net_at = len(known)
     if ledger.net_mechanical_usd is not None:
         axis.bar(net_at, ledger.net_mechanical_usd / scale, color="#37474f", width=0.6)
+        extents.append(ledger.net_mechanical_usd / scale)
         names.append("net\nmechanical")
     real_at = len(names)
     if ledger.real_money_usd is not None:
         axis.bar(real_at, ledger.real_money_usd / scale, color="#1565c0", width=0.6, hatch="//")
+        extents.append(ledger.real_money_usd / scale)
         names.append("real money\n(ETF flows)")
+    for position, amount in ((net_at, ledger.net_mechanical_usd), (real_at, ledger.real_money_usd)):
+        if amount is not None:
+            axis.annotate(
+                usd(amount, signed=True),
+                (position, amount / scale),
+                textcoords="offset points",
+                xytext=(0, 4 if amount >= 0 else -12),
+                ha="center",
+                fontsize=8,
+                fontweight="bold",
+            )
+    low, high = min(extents), max(extents)
+    pad = 0.18 * ((high - low) or 1.0)
+    axis.set_ylim(low - pad, high + pad)
     axis.set_xticks(range(len(names)), names, fontsize=8)
     axis.axhline(0, color="#444", lw=0.8)
-    axis.margins(y=0.15)
     axis.set_ylabel(f"flow in {ledger.asset} ({unit}; + buy, − sell)")
     move = "unknown" if ledger.move_pct is None else f"{ledger.move_pct:+.2f}%"
     axis.set_title(
