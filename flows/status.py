@@ -20,6 +20,7 @@ from flows.models import vol_target as vol_target_model
 from flows.models.leveraged import estimate_letf
 from flows.rebalance import (
     WHAT_IF_MOVES,
+    average_dollar_volume,
     base_date_for,
     estimate_rebalance,
     not_sized_programs,
@@ -27,6 +28,8 @@ from flows.rebalance import (
 from flows.results import QuarterEndInfo, StatusReport
 from flows.volatility import DEFAULT_BANDS, REALIZED_WINDOW, RegimeBands, assess_volatility
 
+NEUTRAL_BAND_FALLBACK_USD = 1e6
+"""The neutral band when neither a liquidity yardstick nor the asset's own volume is known."""
 HISTORY_DAYS = 3 * 365
 """How far back a status fetches: enough for the GARCH fit and the regime path."""
 MAX_STALENESS_DAYS = freshness.ALLOWANCE_DAYS
@@ -139,6 +142,9 @@ def status_from_frames(
     own = _through(frames[asset.symbol], as_of)
     liquidity = yardstick(asset, as_of, own, frames, config.adv_sessions)
     adv = liquidity.adv_usd
+    # Without a yardstick the percentage is unknown, but the neutral band still needs a scale:
+    # the asset's own dollar volume (what a small trade is small against), not a fixed $1m.
+    own_volume = None if adv else average_dollar_volume(own, as_of, config.adv_sessions)
     rebalance = estimate_rebalance(
         asset.symbol,
         as_of,
@@ -146,6 +152,11 @@ def status_from_frames(
         closes,
         adv,
         neutral_band_pct_adv=config.neutral_band_pct_adv,
+        neutral_band_usd=(
+            own_volume * config.neutral_band_pct_adv / 100.0
+            if own_volume
+            else NEUTRAL_BAND_FALLBACK_USD
+        ),
         moves=config.what_if_moves,
         not_sized=not_sized_programs(registry.programs_holding(asset.symbol), as_of),
     )

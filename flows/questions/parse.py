@@ -250,8 +250,9 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
     kind_words = read_kind_words(normalized)
     window = read_window(normalized)
     assumed = False
-    if sources == ("net_flow",):
-        window = window or read_window("today")  # the ledger is of one day's move
+    if sources in (("net_flow",), ("gamma",)):
+        # The ledger and dealer positioning are about one day: today's, unless a day is named.
+        window = window or read_window("today")
     if sources and set(sources) <= POSITIONING_SOURCES:
         # These read what already traded: default to this week, and to the asset with spot
         # ETFs and perpetuals ("are ETF buyers behind this rally?").
