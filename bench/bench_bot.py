@@ -110,7 +110,7 @@ def registry_text(symbols: list[str]) -> str:
 
 async def main() -> None:
     symbols = [f"EQ{index:02d}" for index in range(N_ASSETS)]
-    frames = make_frames([*symbols, "BOND0"])
+    frames = make_frames([*symbols, "BOND0", "SPY"])  # SPY: the track record's benchmark
     registry = parse_registry(registry_text(symbols), "bench")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
@@ -142,6 +142,21 @@ async def main() -> None:
         start = time.perf_counter()
         cold = await run_tick(store, MarketData(source), registry, settings, WARM_UP, charts=False)
         cold_ms = (time.perf_counter() - start) * 1000
+        # After each daily tick the bot computes, in the background, the track-record line that
+        # ends each asset's countdown alerts (it changes only when a quarter completes).
+        from bot.monitors.track_line import warm_record_lines
+        from flows.status import AnalyticsConfig, resolve_asset
+
+        start = time.perf_counter()
+        await warm_record_lines(
+            [resolve_asset(symbol, registry) for symbol in symbols],
+            WARM_UP,
+            MarketData(source),
+            registry,
+            settings.track_since,
+            AnalyticsConfig(with_garch=False),
+        )
+        warm_ms = (time.perf_counter() - start) * 1000
         timings = []
         first = None
         for run in range(5):
@@ -160,6 +175,10 @@ async def main() -> None:
         print(
             f"tick that fires ({first.new_alerts} alerts, {first.deliveries} deliveries, "
             f"charts off): {timings[0] * 1000:.0f} ms  (target < 200 ms)"
+        )
+        print(
+            f"track-record lines of {len(symbols)} assets, computed in the background after the "
+            f"previous daily tick (once per completed quarter): {warm_ms:.0f} ms"
         )
         print(
             f"steady-state tick (nothing new), median of {len(timings) - 1}: "

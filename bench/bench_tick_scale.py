@@ -48,7 +48,7 @@ async def empty(url: str) -> None:
 async def measure(url: str, size: int, chart_dir: Path) -> str:
     await empty(url)
     symbols = [f"EQ{index:02d}" for index in range(N_ASSETS)]
-    source = FrameSource(make_frames([*symbols, "BOND0"]))
+    source = FrameSource(make_frames([*symbols, "BOND0", "SPY"]))
     registry = parse_registry(registry_text(symbols), "bench")
     settings = Settings(_env_file=None, data_source="sample", database_url=url, chart_dir=chart_dir)
     store = await Store.open(url)

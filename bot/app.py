@@ -172,6 +172,7 @@ class BotApp:
         self.leader = store.leader_lock()
         self.is_leader = False
         self._takeover_tick: asyncio.Task | None = None
+        self._warm_task: asyncio.Task | None = None
         self.commands = CommandService(
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
@@ -229,6 +230,39 @@ class BotApp:
         )
         self.dispatcher.wake()
         return result
+
+    async def _warm_record_lines(self, as_of: dt.date) -> None:
+        """After a tick, in the background: the track-record line of every asset watched for
+        countdowns, so the tick that posts a countdown does not compute it (it changes only
+        when a quarter completes; see bot/monitors/track_line.py)."""
+        from bot.monitors.track_line import warm_record_lines
+        from flows.errors import FlowsError
+        from flows.status import AnalyticsConfig, resolve_asset
+
+        try:
+            watched = await self.store.active_subscriptions_by_asset(
+                await self.store.watched_assets(), kind="quarter_end"
+            )
+            market = self.make_market()
+            try:
+                registry = await self.live_registry(market)
+                assets = []
+                for symbol, subscriptions in sorted(watched.items()):
+                    if subscriptions:
+                        with contextlib.suppress(FlowsError):
+                            assets.append(resolve_asset(symbol, registry))
+                config = AnalyticsConfig(
+                    neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
+                    with_garch=False,
+                    spot_exchanges=tuple(self.settings.liquidity_exchanges),
+                )
+                await warm_record_lines(
+                    assets, as_of, market, registry, self.settings.track_since, config
+                )
+            finally:
+                await market.close()
+        except Exception:
+            log.exception("warming the track-record lines failed; the ticks compute them")
 
     def _post_time(self, day: dt.date) -> dt.datetime:
         hour, minute = (int(part) for part in self.settings.post_time_utc.split(":"))
@@ -311,6 +345,8 @@ class BotApp:
             leader_task.cancel()
             if self._takeover_tick is not None:
                 self._takeover_tick.cancel()
+            if self._warm_task is not None:
+                self._warm_task.cancel()
             await asyncio.gather(leader_task, return_exceptions=True)
             scheduler.shutdown(wait=False)
             await self.dispatcher.stop()
@@ -375,7 +411,9 @@ class BotApp:
         from storage.errors import StorageError
 
         try:
-            await self.tick()
+            result = await self.tick()
+            if self._warm_task is None or self._warm_task.done():
+                self._warm_task = asyncio.create_task(self._warm_record_lines(result.as_of))
         except StorageError as exc:
             if not exc.transient:
                 log.error("monitor tick: %s; stopping", exc)

@@ -255,3 +255,34 @@ async def test_the_alert_record_line_uses_only_what_was_known_and_is_cached(setu
         await market.close()
     assert line == record_line(known, D(2023, 1, 1))
     assert line.startswith("record for BTC since 2023: ")
+
+
+async def test_record_lines_warmed_after_a_tick_serve_the_quarters_countdown_days(setup):
+    """The line changes only when a quarter completes: warmed once (as the bot does after a
+    daily tick), a later day of the same quarter computes nothing; the next quarter does."""
+    from bot.monitors import track_line
+    from flows.assets import get_asset
+    from flows.status import AnalyticsConfig
+
+    settings, market_dir = setup
+    registry = load_registry(settings.funds_file)
+    config = AnalyticsConfig(with_garch=False)
+    track_line._CACHE.clear()
+    market = _market(market_dir)
+    try:
+        await track_line.warm_record_lines(
+            [get_asset("BTC")], D(2024, 2, 20), market, registry, D(2023, 1, 1), config
+        )
+        fetches = market.fetch_count
+        line = await track_line.quarter_end_record_line(
+            get_asset("BTC"), CALL_DAY, market, registry, D(2023, 1, 1), config
+        )
+        assert market.fetch_count == fetches  # same completed quarter (2023Q4): cached
+        later = await track_line.quarter_end_record_line(
+            get_asset("BTC"), D(2024, 6, 20), market, registry, D(2023, 1, 1), config
+        )
+        assert market.fetch_count > fetches  # 2024Q1 completed since: computed again
+        assert line.startswith("record for BTC since 2023: ")
+        assert later.startswith("record for BTC since 2023: ")
+    finally:
+        await market.close()
