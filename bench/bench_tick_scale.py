@@ -29,9 +29,11 @@ from bench_bot import AS_OF, N_ASSETS, WARM_UP, FrameSource, make_frames, regist
 
 from bot.app import freeze_startup_heap  # noqa: E402
 from bot.monitors.tick import run_tick  # noqa: E402
+from bot.monitors.track_line import warm_record_lines  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from flows.funds import parse_registry  # noqa: E402
 from flows.marketdata import MarketData  # noqa: E402
+from flows.status import AnalyticsConfig, resolve_asset  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.postgres import throwaway_postgres  # noqa: E402
 
@@ -68,6 +70,16 @@ async def measure(url: str, size: int, chart_dir: Path) -> str:
         start = time.perf_counter()
         await run_tick(store, MarketData(source), registry, settings, WARM_UP, charts=False)
         cold = time.perf_counter() - start
+        # As the bot does in the background after a daily tick (see bench_bot): the countdown
+        # alerts' track-record lines, once per completed quarter (not part of a tick).
+        await warm_record_lines(
+            [resolve_asset(symbol, registry) for symbol in symbols],
+            WARM_UP,
+            MarketData(source),
+            registry,
+            settings.track_since,
+            AnalyticsConfig(with_garch=False),
+        )
         start = time.perf_counter()
         fired = await run_tick(store, MarketData(source), registry, settings, AS_OF, charts=False)
         firing = time.perf_counter() - start
