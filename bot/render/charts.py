@@ -39,40 +39,6 @@ def _figure():
     return plt
 
 
-def weight_path_chart(
-    asset: str,
-    fund: RebalancingFund,
-    closes: dict[str, pd.Series],
-    as_of: dt.date,
-    path: Path,
-    sample: bool,
-) -> Path:
-    """The asset's weight in `fund` every day since the fund's base date, against its target."""
-    plt = _figure()
-    base = base_date_for(fund, as_of)
-    symbols = list(fund.weights)
-    days = pd.date_range(base, as_of, freq="D")
-    prices = pd.concat({s: closes[s] for s in symbols}, axis=1, sort=True).ffill()
-    prices = prices.reindex(prices.index.union(days)).ffill().loc[days]
-    growth = prices.to_numpy() / prices.iloc[0].to_numpy()
-    targets = np.array([fund.weights[s] for s in symbols])
-    weights = drifted_weights(targets, growth)[:, symbols.index(asset)] * 100
-    figure, axis = plt.subplots(figsize=(8, 3.6), dpi=110)
-    axis.plot(days, weights, color="#1f77b4", linewidth=2, label=f"{asset} weight")
-    axis.axhline(fund.weights[asset] * 100, color="#444", linestyle="--", label="target")
-    axis.fill_between(days, weights, fund.weights[asset] * 100, alpha=0.15, color="#1f77b4")
-    axis.set_ylabel("weight in fund (%)")
-    axis.set_title(
-        f"{asset} weight since the last rebalance ({base}), target {fund.weights[asset]:.1%}\n"
-        f"{fund.name}",
-        fontsize=10,
-    )
-    axis.legend(loc="best", fontsize=8)
-    axis.grid(alpha=0.3)
-    _stamp(figure, sample)
-    return _save(plt, figure, path)
-
-
 def fund_trade_paths(
     asset: str,
     funds: Sequence[RebalancingFund],
