@@ -228,14 +228,8 @@ class ReferenceData:
                     f"({_first_failure(failures)}); they keep a figure fetched in the last "
                     f"{AUM_FALLBACK_AGE.days} days, else the fund registry's"
                 )
-        result: dict[str, tuple[float, str, dt.date]] = {}
-        for ticker, entry in cached.items():
-            if ticker in fetched or now - entry.fetched_at > AUM_FALLBACK_AGE:
-                continue
-            result[ticker] = (entry.aum_usd, entry.source, entry.fetched_at.date())
-        for ticker, aum in fetched.items():
-            result[ticker] = (aum, _fetched_label(AUM_SOURCE, [now]), now.date())
-        return result
+        label = _fetched_label(AUM_SOURCE, [now])
+        return _aum_figures(cached, {t: (aum, label) for t, aum in fetched.items()}, now)
 
     async def registry_with_live_aum(
         self,
@@ -287,13 +281,7 @@ class ReferenceData:
                     f"({_first_failure(failures)}); they keep a figure fetched in the last "
                     f"{AUM_FALLBACK_AGE.days} days, else the registry's dated fallback"
                 )
-        result: dict[str, tuple[float, str, dt.date]] = {}
-        for ticker, entry in cached.items():
-            if ticker in fetched or now - entry.fetched_at > AUM_FALLBACK_AGE:
-                continue
-            result[ticker] = (entry.aum_usd, entry.source, entry.fetched_at.date())
-        for ticker, (aum, label) in fetched.items():
-            result[ticker] = (aum, label, now.date())
+        result = _aum_figures(cached, fetched, now)
         return result, [ticker for ticker in failures if ticker not in result]
 
     async def _program_aum(self, ticker: str, now: dt.datetime) -> tuple[float, str]:
@@ -416,3 +404,17 @@ async def open_reference(
     finally:
         if store is not None:
             await store.close()
+
+
+def _aum_figures(
+    cached: dict, fetched: dict[str, tuple[float, str]], now: dt.datetime
+) -> dict[str, tuple[float, str, dt.date]]:
+    """(aum, source, as-of) per ticker: what was fetched now, else a cached figure no older than
+    AUM_FALLBACK_AGE."""
+    result: dict[str, tuple[float, str, dt.date]] = {}
+    for ticker, entry in cached.items():
+        if ticker not in fetched and now - entry.fetched_at <= AUM_FALLBACK_AGE:
+            result[ticker] = (entry.aum_usd, entry.source, entry.fetched_at.date())
+    for ticker, (aum, label) in fetched.items():
+        result[ticker] = (aum, label, now.date())
+    return result
