@@ -237,7 +237,7 @@ class BotApp:
         when a quarter completes; see bot/monitors/track_line.py)."""
         from bot.monitors.track_line import warm_record_lines
         from flows.errors import FlowsError
-        from flows.status import AnalyticsConfig, resolve_asset
+        from flows.status import resolve_asset
 
         try:
             watched = await self.store.active_subscriptions_by_asset(
@@ -251,11 +251,7 @@ class BotApp:
                     if subscriptions:
                         with contextlib.suppress(FlowsError):
                             assets.append(resolve_asset(symbol, registry))
-                config = AnalyticsConfig(
-                    neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
-                    with_garch=False,
-                    spot_exchanges=tuple(self.settings.liquidity_exchanges),
-                )
+                config = self.settings.analytics_config(with_garch=False)
                 await warm_record_lines(
                     assets, as_of, market, registry, self.settings.track_since, config
                 )

@@ -28,6 +28,38 @@ async def flow_sources(market: Any, settings: Any, store: Any | None) -> AsyncIt
         await positioning.close()
 
 
+async def ledger_for(
+    asset: str,
+    market: Any,
+    registry: Any,
+    settings: Any,
+    sources: tuple,
+    *,
+    as_of: Any = None,
+    move: float | None = None,
+    status: Any = None,
+    with_garch: bool = True,
+):
+    """`flows.why.build_why` with the run's settings and the `(chains, positioning)` that
+    `flow_sources` opened."""
+    from bot.positioning_cache import positioning_config
+    from flows.why import build_why
+
+    chains, positioning = sources
+    return await build_why(
+        asset,
+        market,
+        registry,
+        chains=chains,
+        positioning=positioning,
+        positioning_config=positioning_config(settings),
+        as_of=as_of,
+        move=move,
+        config=settings.analytics_config(with_garch=with_garch),
+        status=status,
+    )
+
+
 NET_LINE_TIMEOUT_SECONDS = 20.0
 """`status` shows the day's net mechanical flow; past this the line says it is unknown rather
 than hold the status up (option chains and positioning data can be slow to fetch live)."""
@@ -35,21 +67,12 @@ than hold the status up (option chains and positioning data can be slow to fetch
 
 async def status_ledger(report: Any, market: Any, registry: Any, settings: Any, store: Any):
     """The `why` ledger for a status already computed, or None with the reason in words."""
-    from bot.positioning_cache import positioning_config
     from flows.errors import FlowsError
-    from flows.why import build_why
 
     async def build():
-        async with flow_sources(market, settings, store) as (chains, positioning):
-            return await build_why(
-                report.asset,
-                market,
-                registry,
-                chains=chains,
-                positioning=positioning,
-                positioning_config=positioning_config(settings),
-                as_of=report.as_of,
-                status=report,
+        async with flow_sources(market, settings, store) as sources:
+            return await ledger_for(
+                report.asset, market, registry, settings, sources, as_of=report.as_of, status=report
             )
 
     try:

@@ -128,6 +128,17 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    def analytics_config(self, *, with_garch: bool = True):
+        """The analytics settings every command and monitor runs with (neutral band, liquidity
+        exchanges); the monitors skip the GARCH fit."""
+        from flows.status import AnalyticsConfig  # pandas: not at settings load
+
+        return AnalyticsConfig(
+            neutral_band_pct_adv=self.neutral_band_pct_adv,
+            spot_exchanges=tuple(self.liquidity_exchanges),
+            with_garch=with_garch,
+        )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -44,16 +44,12 @@ def handle(args: argparse.Namespace) -> int:
     from bot.render.answer import render_answer_text
     from flows.errors import InputError
     from flows.questions import answer_question
-    from flows.status import AnalyticsConfig
 
     today = dt.datetime.now(dt.UTC).date()
     if args.as_of is not None and args.as_of > today:
         raise InputError(f"--as-of {args.as_of} is in the future; today is {today} (UTC)")
     settings, registry, market = load_inputs(args)
-    config = AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv,
-        spot_exchanges=tuple(settings.liquidity_exchanges),
-    )
+    config = settings.analytics_config()
     funds = leveraged_funds_asked(args.question, registry)
 
     answer = run_with_live_aum(

@@ -40,7 +40,6 @@ def handle(args: argparse.Namespace) -> int:
     from bot.monitors.tick import default_threshold
     from bot.render.numbers import trade
     from flows.errors import InputError
-    from flows.status import AnalyticsConfig
 
     settings, registry, market = load_inputs(args)
     if args.threshold:
@@ -53,11 +52,7 @@ def handle(args: argparse.Namespace) -> int:
         }
     else:
         thresholds = {asset: [default_threshold(settings, asset)] for asset in args.watch}
-    config = AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv,
-        spot_exchanges=tuple(settings.liquidity_exchanges),
-        with_garch=False,
-    )
+    config = settings.analytics_config(with_garch=False)
 
     events = run_with_market(
         market,

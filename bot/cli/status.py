@@ -32,13 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from bot.cli.common import load_inputs
     from bot.render.status_text import render_status_text
-    from flows.status import AnalyticsConfig, build_status, resolve_asset
+    from flows.status import build_status, resolve_asset
 
     settings, registry, market = load_inputs(args)
-    config = AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv,
-        spot_exchanges=tuple(settings.liquidity_exchanges),
-    )
+    config = settings.analytics_config()
 
     # The status's `leveraged` part reads each fund's AUM from the registry it is given.
     symbol = resolve_asset(args.asset, registry).symbol

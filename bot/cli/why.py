@@ -47,21 +47,15 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot.cli.common import load_inputs, print_json, quiet_provider_logs, with_live_aum
-    from bot.flow_sources import flow_sources
-    from bot.positioning_cache import positioning_config
+    from bot.flow_sources import flow_sources, ledger_for
     from bot.render.why import render_why_text, why_chart
     from flows.models.leveraged import validate_move
-    from flows.status import AnalyticsConfig, resolve_asset
-    from flows.why import build_why
+    from flows.status import resolve_asset
 
     settings, registry, market = load_inputs(args)
     symbol = resolve_asset(args.asset, registry).symbol  # bad input fails before any fetch
     if args.move is not None:
         validate_move(args.move)
-    config = AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv,
-        spot_exchanges=tuple(settings.liquidity_exchanges),
-    )
     live = getattr(market.source, "name", "") == "live" and not market.is_sample
     if live:
         quiet_provider_logs()
@@ -80,17 +74,15 @@ def handle(args: argparse.Namespace) -> int:
                 registry.leveraged_on(symbol),
                 registry.programs_holding(symbol),
             )
-            async with flow_sources(market, settings, store) as (chains, positioning):
-                return await build_why(
+            async with flow_sources(market, settings, store) as sources:
+                return await ledger_for(
                     symbol,
                     market,
                     live_registry,
-                    chains=chains,
-                    positioning=positioning,
-                    positioning_config=positioning_config(settings),
+                    settings,
+                    sources,
                     as_of=args.as_of,
                     move=args.move,
-                    config=config,
                 )
         finally:
             await market.close()

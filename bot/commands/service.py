@@ -278,7 +278,7 @@ class CommandService:
         from bot.render.charts import headline_chart
         from bot.render.messages import status_message
         from bot.render.why import net_line
-        from flows.status import AnalyticsConfig, build_status
+        from flows.status import build_status
 
         market = self.market_factory()
         try:
@@ -288,10 +288,7 @@ class CommandService:
                 market,
                 registry,
                 None,
-                AnalyticsConfig(
-                    neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
-                    spot_exchanges=tuple(self.settings.liquidity_exchanges),
-                ),
+                self.settings.analytics_config(),
             )
             chart = await self._status_chart(report, market, headline_chart)
             ledger, reason = await status_ledger(
@@ -447,28 +444,14 @@ class CommandService:
         return gamma_message(result, chart)
 
     async def _cmd_why(self, ctx: CommandContext, command: ParsedCommand) -> Message:
-        from bot.flow_sources import flow_sources
-        from bot.positioning_cache import positioning_config
+        from bot.flow_sources import flow_sources, ledger_for
         from bot.render.why import why_chart, why_message
-        from flows.status import AnalyticsConfig
-        from flows.why import build_why
 
         market = self.market_factory()
         try:
             registry = await self._live_registry(market)
-            async with flow_sources(market, self.settings, self.store) as (chains, positioning):
-                ledger = await build_why(
-                    command.asset,
-                    market,
-                    registry,
-                    chains=chains,
-                    positioning=positioning,
-                    positioning_config=positioning_config(self.settings),
-                    config=AnalyticsConfig(
-                        neutral_band_pct_adv=self.settings.neutral_band_pct_adv,
-                        spot_exchanges=tuple(self.settings.liquidity_exchanges),
-                    ),
-                )
+            async with flow_sources(market, self.settings, self.store) as sources:
+                ledger = await ledger_for(command.asset, market, registry, self.settings, sources)
         finally:
             await market.close()
         chart = await self._draw(why_chart, ledger, "why")

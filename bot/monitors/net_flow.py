@@ -40,23 +40,15 @@ async def net_flow_alerts(
     charts: bool = True,
 ) -> tuple[list[AlertEvent], dict[str, str]]:
     """Events and errors (by asset) for the assets watched for `net_flow`."""
-    from bot.flow_sources import flow_sources
-    from bot.positioning_cache import positioning_config
-    from flows.why import build_why
+    from bot.flow_sources import flow_sources, ledger_for
 
     events: list[AlertEvent] = []
     errors: dict[str, str] = {}
-    async with flow_sources(market, settings, store) as (chains, positioning):
+    async with flow_sources(market, settings, store) as sources:
         for asset in assets:
             try:
-                ledger = await build_why(
-                    asset,
-                    market,
-                    registry,
-                    chains=chains,
-                    positioning=positioning,
-                    positioning_config=positioning_config(settings),
-                    as_of=as_of,
+                ledger = await ledger_for(
+                    asset, market, registry, settings, sources, as_of=as_of, with_garch=False
                 )
             except FlowsError as exc:
                 errors[asset] = str(exc)

@@ -97,11 +97,7 @@ async def run_tick(
 ) -> TickResult:
     today = freshness.today_utc()
     as_of = as_of or today
-    config = config or AnalyticsConfig(
-        neutral_band_pct_adv=settings.neutral_band_pct_adv,
-        with_garch=False,
-        spot_exchanges=tuple(settings.liquidity_exchanges),
-    )
+    config = config or settings.analytics_config(with_garch=False)
     result = TickResult(as_of=as_of)
     by_asset = await store.active_subscriptions_by_asset(await store.watched_assets())
     by_asset = {asset: subs for asset, subs in by_asset.items() if subs}
@@ -191,9 +187,7 @@ async def _gamma(
     store, market, by_asset, settings, as_of, charts, new_alerts, new_states, result
 ) -> None:
     """The dealer-gamma monitor for assets someone watches with kind `gamma`."""
-    watched = sorted(
-        s for s, subs in by_asset.items() if any("gamma" in x.alert_kinds for x in subs)
-    )
+    watched = _watching(by_asset, "gamma")
     if not watched:
         return
     from bot.monitors.gamma import gamma_alerts
@@ -207,6 +201,16 @@ async def _gamma(
     for asset, state in evaluated.items():
         if state != states.get(asset):
             new_states[("gamma", asset)] = state
+    await _queue(events, by_asset, settings, charts, new_alerts, result)
+
+
+def _watching(by_asset, kind: str) -> list[str]:
+    """The assets some active subscription watches for alert kind `kind`."""
+    return sorted(s for s, subs in by_asset.items() if any(kind in x.alert_kinds for x in subs))
+
+
+async def _queue(events, by_asset, settings, charts, new_alerts, result) -> None:
+    """Events with a prebuilt message (gamma, net_flow) as alerts to their subscribers."""
     for event in events:
         alert = await _new_alert(event, by_asset[event.asset], settings, {}, None, charts)
         if alert is not None:
@@ -218,9 +222,7 @@ async def _net_flow(
     store, market, registry, by_asset, settings, as_of, charts, new_alerts, result
 ) -> None:
     """The daily net mechanical-flow digest for assets someone watches with kind `net_flow`."""
-    watched = sorted(
-        s for s, subs in by_asset.items() if any("net_flow" in x.alert_kinds for x in subs)
-    )
+    watched = _watching(by_asset, "net_flow")
     if not watched:
         return
     from bot.monitors.net_flow import net_flow_alerts
@@ -230,11 +232,7 @@ async def _net_flow(
     )
     for asset, error in errors.items():
         result.errors[f"{asset} net_flow"] = error
-    for event in events:
-        alert = await _new_alert(event, by_asset[event.asset], settings, {}, None, charts)
-        if alert is not None:
-            new_alerts.append(alert)
-            result.alerts.append(event)
+    await _queue(events, by_asset, settings, charts, new_alerts, result)
 
 
 async def _new_alert(
