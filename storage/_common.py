@@ -28,8 +28,6 @@ BAR_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
 
 _CHUNK = 5_000
 """Most ids bound in one IN (…) — far below SQLite's and asyncpg's parameter limits."""
-_PAIRS_PER_STATEMENT = 50_000
-"""(alert, subscription) pairs per delivery INSERT (one JSON parameter)."""
 _MAX_ERROR_CHARS = 2_000
 
 _SUBSCRIPTIONS = Subscription.__table__

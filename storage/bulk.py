@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import sqlalchemy as sa
+
 from storage._common import (
     _SUBSCRIPTIONS,
     _SUBSCRIPTIONS_REVISION,
@@ -16,6 +18,9 @@ from storage._common import (
     _required,
 )
 from storage.models import SUBSCRIPTION_ACTIVE, join_kinds, utcnow
+
+_ANALYZE_AFTER_ROWS = 1_000
+"""A bulk add this large refreshes PostgreSQL's statistics of the subscriptions table."""
 
 
 class BulkMixin(StoreBase):
@@ -54,4 +59,9 @@ class BulkMixin(StoreBase):
                 )
                 added += max(0, result.rowcount)
             await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
+            if self._dialect == "postgresql" and added >= _ANALYZE_AFTER_ROWS:
+                # Fresh statistics before the next tick: with the table's old row count the
+                # planner scans every subscription for each alert's fan-out instead of picking
+                # the ids by primary key (20 ms against 11 ms per 2,000 deliveries).
+                await connection.execute(sa.text("ANALYZE subscriptions"))
         return added

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any, NamedTuple
@@ -63,6 +63,16 @@ class _ActiveSnapshot:
 
     revision: int
     by_asset: dict[str, tuple[ActiveSubscription, ...]]
+    by_kind: dict[str, dict[str, tuple[ActiveSubscription, ...]]]
+    """{asset: {alert kind: subscriptions}}: a tick asks per kind, without rescanning them all."""
+
+
+def _unmuted(
+    rows: Sequence[ActiveSubscription], muted: set[tuple[str, str, str]]
+) -> list[ActiveSubscription]:
+    if not muted:  # the common case: a copy, no per-row test
+        return list(rows)
+    return [s for s in rows if (s.platform, s.workspace, s.channel) not in muted]
 
 
 class SubscriptionsMixin(StoreBase):
@@ -181,6 +191,12 @@ class SubscriptionsMixin(StoreBase):
                 )
                 .values(status=DELIVERY_FAILED, last_error="subscription removed")
             )
+            # What a foreign key's ON DELETE SET NULL did before migration 0012.
+            await connection.execute(
+                sa.update(_DELIVERIES)
+                .where(_DELIVERIES.c.subscription_id.in_(ids))
+                .values(subscription_id=None)
+            )
             deleted = await connection.execute(sa.delete(_SUBSCRIPTIONS).where(where))
             await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
             return deleted.rowcount
@@ -231,26 +247,58 @@ class SubscriptionsMixin(StoreBase):
         found: dict[str, list[ActiveSubscription]] = {asset: [] for asset in wanted}
         if not wanted:
             return found
+        snapshot, muted = await self._snapshot_and_mutes(include_muted, now)
+        for asset in wanted:
+            if kind is None:
+                rows = snapshot.by_asset.get(asset, ())
+            else:
+                rows = snapshot.by_kind.get(asset, {}).get(kind, ())
+            found[asset] = _unmuted(rows, muted)
+        return found
+
+    async def active_subscriptions_by_kind(
+        self,
+        assets: Iterable[str],
+        *,
+        include_muted: bool = False,
+        now: dt.datetime | None = None,
+    ) -> dict[str, Mapping[str, Sequence[ActiveSubscription]]]:
+        """Active subscriptions of many assets by alert kind: {asset: {kind: [subscription, …]}}.
+
+        As `active_subscriptions_by_asset` (muted channels left out unless `include_muted`,
+        oldest first), but grouped so a monitor tick finds who watches what kind without
+        scanning every subscription; an asset nobody watches maps to {}. Treat the result as
+        read-only: with no channel muted it is the cached snapshot itself.
+        """
+        wanted = list(dict.fromkeys(assets))
+        if not wanted:
+            return {}
+        snapshot, muted = await self._snapshot_and_mutes(include_muted, now)
+        found: dict[str, Mapping[str, Sequence[ActiveSubscription]]] = {}
+        for asset in wanted:
+            kinds = snapshot.by_kind.get(asset, {})
+            if muted:
+                kinds = {kind: _unmuted(rows, muted) for kind, rows in kinds.items()}
+                kinds = {kind: rows for kind, rows in kinds.items() if rows}
+            found[asset] = kinds
+        return found
+
+    async def _snapshot_and_mutes(
+        self, include_muted: bool, now: dt.datetime | None
+    ) -> tuple[_ActiveSnapshot, set[tuple[str, str, str]]]:
+        """The active-subscription snapshot and the (platform, workspace, channel) muted at
+        `now` (none when `include_muted`)."""
         async with self._engine.connect() as connection:
             snapshot = await self._active_snapshot(connection)
-            muted: set[tuple[str, str, str]] = set()
-            if not include_muted:
-                channels = _CHANNELS.c
-                result = await connection.execute(
-                    sa.select(channels.platform, channels.workspace, channels.channel).where(
-                        channels.muted_until > (now or utcnow())
-                    )
+            if include_muted:
+                return snapshot, set()
+            channels = _CHANNELS.c
+            result = await connection.execute(
+                sa.select(channels.platform, channels.workspace, channels.channel).where(
+                    channels.muted_until > (now or utcnow())
                 )
-                muted = {tuple(row) for row in result.all()}
-        for asset in wanted:
-            found[asset] = [
-                subscription
-                for subscription in snapshot.by_asset.get(asset, ())
-                if (kind is None or kind in subscription.alert_kinds)
-                and (subscription.platform, subscription.workspace, subscription.channel)
-                not in muted
-            ]
-        return found
+            )
+            return snapshot, {tuple(row) for row in result.all()}
 
     async def _active_snapshot(self, connection: AsyncConnection) -> _ActiveSnapshot:
         """Every active subscription, from memory while the table's revision is unchanged.
@@ -293,9 +341,19 @@ class SubscriptionsMixin(StoreBase):
             by_asset.setdefault(asset, []).append(
                 ActiveSubscription(id_, platform, workspace, channel, user, asset, kinds, usd, pct)
             )
+        by_kind: dict[str, dict[str, list[ActiveSubscription]]] = {}
+        for asset, rows in by_asset.items():
+            kinds_of_asset = by_kind[asset] = {}
+            for subscription in rows:
+                for kind in subscription.alert_kinds:
+                    kinds_of_asset.setdefault(kind, []).append(subscription)
         snapshot = _ActiveSnapshot(
             -1 if revision is None else revision,
             {asset: tuple(rows) for asset, rows in by_asset.items()},
+            {
+                asset: {kind: tuple(rows) for kind, rows in kinds.items()}
+                for asset, kinds in by_kind.items()
+            },
         )
         if revision is not None:
             self._active = snapshot

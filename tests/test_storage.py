@@ -194,7 +194,7 @@ async def test_upgrade_is_idempotent_and_keeps_rows(database_url):
         await store.close()
 
 
-OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007", "0008", "0009", "0010"]
+OLDER_REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007", "0008", "0009", "0010", "0011"]
 
 
 @pytest.mark.parametrize("revision", OLDER_REVISIONS)
@@ -301,12 +301,14 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(database
 
 
 async def test_foreign_keys_are_enforced(store, database_url):
+    # Deliveries carry no foreign keys (migration 0012); the live record's alert still does.
     with pytest.raises(IntegrityError):
         await run_sql(
             database_url,
-            'INSERT INTO deliveries (alert_id, platform, workspace, channel, "user", status, '
-            "attempts, next_attempt_at, created_at) "
-            "VALUES (4242, 'slack', 'T1', 'C1', '', 'pending', 0, :now, :now)",
+            "INSERT INTO live_records (dedupe_key, alert_id, alert_kind, asset, estimate_as_of, "
+            "window_start, window_end, estimated_trade_usd, direction, data_source, recorded_at) "
+            "VALUES ('k', 4242, 'drift', 'BTC', '2026-03-31', '2026-03-31', '2026-03-31', 1.0, "
+            "'buy', 'sample', :now)",
             params={"now": NOW.replace(tzinfo=None)},
         )
 

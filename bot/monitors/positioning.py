@@ -152,15 +152,12 @@ async def run_positioning_tick(store, market, settings, as_of: dt.date, result) 
     from bot.render.positioning_chart import positioning_chart
     from flows.models.positioning import build_positioning
 
-    watched = await store.watched_assets()
-    subscriptions: dict[str, list] = {}
-    for kind in KINDS:
-        by_asset = await store.active_subscriptions_by_asset(watched, kind=kind)
-        for asset, subs in by_asset.items():
-            if subs and asset in covered_assets():
-                known = subscriptions.setdefault(asset, [])
-                ids = {s.id for s in known}
-                known.extend(s for s in subs if s.id not in ids)
+    by_kind = await store.active_subscriptions_by_kind(await store.watched_assets())
+    subscriptions = {
+        asset: watchers
+        for asset, watchers in by_kind.items()
+        if asset in covered_assets() and any(watchers.get(kind) for kind in KINDS)
+    }
     if not subscriptions:
         return
     states = await store.get_states("etf_flows", subscriptions)

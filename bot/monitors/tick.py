@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,19 +71,19 @@ def default_threshold(settings: Settings, asset: str) -> DriftThreshold:
     return DriftThreshold(usd=default_drift_usd(asset))
 
 
-def _audience(event: AlertEvent, subscriptions: Sequence, settings: Settings) -> list[int]:
-    kind = event.subscription_kind
-    audience = []
-    for subscription in subscriptions:
-        if kind not in subscription.alert_kinds:
-            continue
-        if (
-            kind == "drift"
-            and subscription_threshold(subscription, settings).id != event.threshold_id
-        ):
-            continue
-        audience.append(subscription.id)
-    return audience
+Watchers = Mapping[str, Sequence]
+"""One asset's active subscriptions by alert kind (`Store.active_subscriptions_by_kind`)."""
+
+
+def _audience(event: AlertEvent, watchers: Watchers, settings: Settings) -> list[int]:
+    subscriptions = watchers.get(event.subscription_kind, ())
+    if event.subscription_kind != "drift":
+        return [subscription.id for subscription in subscriptions]
+    return [
+        subscription.id
+        for subscription in subscriptions
+        if subscription_threshold(subscription, settings).id == event.threshold_id
+    ]
 
 
 async def run_tick(
@@ -99,8 +99,8 @@ async def run_tick(
     as_of = as_of or today
     config = config or settings.analytics_config(with_garch=False)
     result = TickResult(as_of=as_of)
-    by_asset = await store.active_subscriptions_by_asset(await store.watched_assets())
-    by_asset = {asset: subs for asset, subs in by_asset.items() if subs}
+    by_asset = await store.active_subscriptions_by_kind(await store.watched_assets())
+    by_asset = {asset: watchers for asset, watchers in by_asset.items() if watchers}
     if not by_asset:
         return result
     assets = {}
@@ -128,7 +128,7 @@ async def run_tick(
         frames |= await fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
     kinds_states = {kind: await store.get_states(kind, assets) for kind in MONITORS}
     known_reports = None
-    if any("calendar" in s.alert_kinds for subs in by_asset.values() for s in subs):
+    if _watching(by_asset, "calendar"):
         from bot.reference import tick_known_reports
 
         known_reports = await tick_known_reports(store, market.source)
@@ -149,10 +149,8 @@ async def run_tick(
             result.errors[symbol] = str(exc)
             continue
         result.assets += 1
-        subscriptions = by_asset[symbol]
-        thresholds = {
-            subscription_threshold(s, settings) for s in subscriptions if "drift" in s.alert_kinds
-        }
+        watchers = by_asset[symbol]
+        thresholds = {subscription_threshold(s, settings) for s in watchers.get("drift", ())}
         states = {kind: kinds_states[kind].get(symbol) for kind in MONITORS}
         events, evaluated = evaluate_monitors(
             report, states, settings.countdown_steps, sorted(thresholds, key=lambda t: t.id)
@@ -160,7 +158,7 @@ async def run_tick(
         for kind, new_state in evaluated.items():
             if new_state != states[kind]:
                 new_states[(kind, symbol)] = new_state
-        if any("calendar" in subscription.alert_kinds for subscription in subscriptions):
+        if watchers.get("calendar"):
             events.extend(calendar_events(symbol, as_of, known_reports))
         line = None
         if any(event.kind == "quarter_end" for event in events):
@@ -169,7 +167,7 @@ async def run_tick(
             )
         for event in events:
             alert = await _new_alert(
-                event, subscriptions, settings, frames, registry, charts, record_line=line
+                event, watchers, settings, frames, registry, charts, record_line=line
             )
             if alert is not None:
                 new_alerts.append(alert)
@@ -204,9 +202,9 @@ async def _gamma(
     await _queue(events, by_asset, settings, charts, new_alerts, result)
 
 
-def _watching(by_asset, kind: str) -> list[str]:
+def _watching(by_asset: Mapping[str, Watchers], kind: str) -> list[str]:
     """The assets some active subscription watches for alert kind `kind`."""
-    return sorted(s for s, subs in by_asset.items() if any(kind in x.alert_kinds for x in subs))
+    return sorted(asset for asset, watchers in by_asset.items() if watchers.get(kind))
 
 
 async def _queue(events, by_asset, settings, charts, new_alerts, result) -> None:
@@ -237,14 +235,14 @@ async def _net_flow(
 
 async def _new_alert(
     event: AlertEvent,
-    subscriptions: Sequence,
+    watchers: Watchers,
     settings: Settings,
     frames,
     registry,
     charts: bool,
     record_line: str | None = None,
 ) -> NewAlert | None:
-    audience = _audience(event, subscriptions, settings)
+    audience = _audience(event, watchers, settings)
     if not audience:
         return None
     chart = None
@@ -326,7 +324,8 @@ async def run_letf_tick(
         result.assets += 1
         event = letf_event(estimate, settings.letf_threshold_usd, session)
         if event is not None:
-            alert = await _new_alert(event, subscriptions, settings, {}, registry, charts=False)
+            watchers = {"letf": subscriptions}
+            alert = await _new_alert(event, watchers, settings, {}, registry, charts=False)
             if alert is not None:
                 new_alerts.append(alert)
                 result.alerts.append(event)
