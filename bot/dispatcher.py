@@ -110,6 +110,8 @@ class Dispatcher:
         self._queued: set[int] = set()
         self._channel_pacers: dict[_ChannelKey, ResponsePacer] = {}
         self._global_pacers: dict[tuple[str, str], ResponsePacer] = {}
+        self.processes = 1
+        """Dispatchers sharing the database, as last counted (see `share_rates`)."""
         self._broken: dict[_ChannelKey, dt.datetime] = {}
         self._broken_workspaces: dict[tuple[str, str | None], dt.datetime] = {}
         self._wake = asyncio.Event()
@@ -372,12 +374,21 @@ class Dispatcher:
         scope = (key.platform, key.workspace if pacing.per_workspace else "")
         overall = self._global_pacers.get(scope)
         if overall is None:
-            # Whole requests per second; a fraction of a request per 1/n s keeps the rate exact.
-            per_second = max(pacing.global_per_second, 0.01)
-            limit = max(1, int(per_second))
-            overall = ResponsePacer(limit, limit / per_second)
+            overall = ResponsePacer.per_second(pacing.global_per_second / self.processes)
             self._global_pacers[scope] = overall
         return channel, overall
+
+    def share_rates(self, processes: int) -> None:
+        """`processes` dispatchers share the database (storage/presence.py): the limits of a
+        Slack workspace and of a Discord bot token are the platform's, not this process's, so
+        each process paces its share of them. The per-channel limit needs no share: one process
+        at a time drains a channel."""
+        processes = max(1, processes)
+        if processes == self.processes:
+            return
+        self.processes = processes
+        for (platform, _), pacer in self._global_pacers.items():
+            pacer.set_rate(self.adapters[platform].pacing.global_per_second / processes)
 
     async def _worker(self, key: _ChannelKey, queue: deque) -> None:
         adapter = self.adapters[key.platform]

@@ -10,7 +10,8 @@ import pytest
 
 from bot.adapters.base import AdapterConfigError, Pacing
 from bot.adapters.discord import DiscordAdapter, parse_shard_ids
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, _ChannelKey
+from bot.ratelimit import ResponsePacer
 from storage import NewAlert, Store
 from tests.botkit import RecordingAdapter, RecordingPlatform
 from tests.standins import wait_until
@@ -113,3 +114,33 @@ async def test_slack_style_pacing_is_per_workspace(tmp_path) -> None:
         assert per_workspace == {"W1", "W2"}
     finally:
         await store.close()
+
+
+async def test_processes_sharing_a_database_pace_their_share_of_the_platform_rates(
+    tmp_path,
+) -> None:
+    """Three processes: each paces a third of a workspace's (Slack) or bot token's (Discord)
+    rate; the per-channel limit is untouched (one process at a time drains a channel)."""
+    store = await Store.open(f"sqlite:///{tmp_path / 'share.db'}")
+    adapter = RecordingAdapter(RecordingPlatform(), pacing=Pacing(1, 1.0, 48, per_workspace=True))
+    try:
+        dispatcher = Dispatcher(store, {"console": adapter})
+        key = _ChannelKey("console", "W1", "C1", None)
+        channel, workspace = dispatcher._pacers(key)
+        assert workspace.limit / workspace.window == pytest.approx(48)
+        dispatcher.share_rates(3)
+        assert workspace.limit / workspace.window == pytest.approx(16)
+        assert (channel.limit, channel.window) == (1, 1.0)
+        other = dispatcher._pacers(_ChannelKey("console", "W2", "C1", None))[1]
+        assert other.limit / other.window == pytest.approx(16)  # a new workspace too
+        dispatcher.share_rates(1)
+        assert workspace.limit / workspace.window == pytest.approx(48)
+    finally:
+        await store.close()
+
+
+def test_a_pacer_rate_keeps_fractions_of_a_request() -> None:
+    pacer = ResponsePacer.per_second(6.5)
+    assert (pacer.limit, pacer.window) == (6, pytest.approx(6 / 6.5))
+    pacer.set_rate(0.5)
+    assert (pacer.limit, pacer.window) == (1, pytest.approx(2.0))
