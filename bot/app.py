@@ -330,6 +330,10 @@ class BotApp:
                 max_instances=1,
             )
         await self.start_adapters()
+        try:  # this process's share of the platforms' rates before its first send
+            await self._share_rates()
+        except Exception:
+            log.exception("counting the processes that share the database failed; retrying")
         dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         scheduler.start()
         self._schedule_letf(scheduler)
