@@ -27,21 +27,6 @@ class SlidingWindowLimiter:
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
-    @classmethod
-    def per_second(cls, rate: float) -> ResponsePacer:
-        """A pacer for `rate` requests per second (see `set_rate`)."""
-        pacer = cls(1, 1.0)
-        pacer.set_rate(rate)
-        return pacer
-
-    def set_rate(self, rate: float) -> None:
-        """At most `rate` requests per second: whole requests per window, and a fraction of a
-        request per 1/n s keeps the rate exact (19/s is 19 per second, 6.5/s is 6 per 0.92 s).
-        Requests in flight and stamps already taken keep counting."""
-        rate = max(rate, 0.01)
-        self.limit = max(1, int(rate))
-        self.window = self.limit / rate
-
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
