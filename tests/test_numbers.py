@@ -53,3 +53,13 @@ def test_no_unit_ever_shows_a_four_digit_figure(mantissa, exponent):
     text = usd(mantissa * 10 ** (exponent + 1))
     figure = text.lstrip("$").rstrip("kmbnt").replace(",", "")
     assert float(figure) < 1000 or text.endswith("tn")
+
+
+def test_answers_and_messages_share_one_formatter():
+    """`ask` answers (flows/questions) once printed 999.6e6 as "$1000m"."""
+    from flows.questions.wording import side
+    from flows.questions.wording import usd as answer_usd
+
+    assert answer_usd(999.6e6) == "$1.00bn"
+    assert side(-999.6e6) == "SELL $1.00bn"
+    assert side(0) == "no trade"

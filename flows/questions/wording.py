@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flows.funds import FundRegistry
+from flows.money import usd
 from flows.questions.results import (
     Answer,
     AssetAnswer,
@@ -38,17 +39,6 @@ SOURCE_LABELS = {
     "net_flow": "net mechanical-flow",
     "track_record": "rebalancing track-record",
 }
-
-
-def usd(amount: float) -> str:
-    """$1.2bn, $350m, $12k (unsigned)."""
-    magnitude = abs(amount)
-    for scale, suffix in ((1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if magnitude >= scale:
-            value = magnitude / scale
-            digits = 0 if value >= 100 else 1 if value >= 10 else 2
-            return f"${value:.{digits}f}{suffix}"
-    return f"${magnitude:,.0f}"
 
 
 def side(amount: float) -> str:
