@@ -364,4 +364,8 @@ def test_the_app_manifest_ships_with_the_command_scopes_and_socket_mode():
     history = ("channels:history", "groups:history", "im:history")
     for scope in scopes + history:
         assert f"      - {scope}\n" in manifest
+    # The OAuth install (many workspaces) asks for the same scopes as the manifest.
+    from bot.adapters.slack_oauth import BOT_SCOPES
+
+    assert sorted(BOT_SCOPES) == sorted(scopes + history)
     assert "socket_mode_enabled: true" in manifest

@@ -18,9 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
 
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "files:write")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "files:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+)
 """What the bot needs: the /flows command, posting (also in public channels it was not invited
-to), DMs for personal alerts, chart uploads."""
+to), DMs for personal alerts, chart uploads, and reading back its own recent messages after a
+crash (an alert in flight is found by its metadata, not posted twice). The same list as
+slack_manifest.yaml."""
 STATE_EXPIRATION_SECONDS = 600
 
 
