@@ -170,7 +170,6 @@ class BotApp:
             lease_seconds=settings.outbox_lease_seconds,
         )
         self.leader = store.leader_lock()
-        self.presence = store.worker_presence()
         self.is_leader = False
         self._takeover_tick: asyncio.Task | None = None
         self._warm_task: asyncio.Task | None = None
@@ -330,10 +329,6 @@ class BotApp:
                 max_instances=1,
             )
         await self.start_adapters()
-        try:  # this process's share of the platforms' rates before its first send
-            await self._share_rates()
-        except Exception:
-            log.exception("counting the processes that share the database failed; retrying")
         dispatcher_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         scheduler.start()
         self._schedule_letf(scheduler)
@@ -354,7 +349,6 @@ class BotApp:
             dispatcher_task.cancel()
             await asyncio.gather(dispatcher_task, return_exceptions=True)
             await self.leader.release()
-            await self.presence.leave()
             await self.stop_adapters()
 
     def leader_retry_seconds(self) -> float:
@@ -385,7 +379,6 @@ class BotApp:
         check the old one missed."""
         while True:
             try:
-                await self._share_rates()
                 if self.is_leader and not await self.leader.still_held():
                     self.is_leader = False
                     log.warning("worker %s lost the leadership; standing by", self.worker_id)
@@ -407,21 +400,6 @@ class BotApp:
             except Exception:
                 log.exception("leader election: database unreachable; retrying")
             await asyncio.sleep(self.leader_retry_seconds())
-
-    async def _share_rates(self) -> None:
-        """Count the processes sharing the database (storage/presence.py) and pace this one's
-        share of each Slack workspace's and Discord bot token's rate."""
-        processes = await self.presence.count()
-        if processes != self.dispatcher.processes:
-            self.dispatcher.share_rates(processes)
-            if self.presence.shared:
-                log.info(
-                    "worker %s: %d process(es) share the database; each paces 1/%d of the "
-                    "per-workspace (Slack) and per-bot (Discord) rates",
-                    self.worker_id,
-                    processes,
-                    processes,
-                )
 
     async def _scheduled_tick(self) -> None:
         if not self.is_leader:

@@ -38,7 +38,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -56,6 +56,8 @@ MAX_RATE_LIMITED_ATTEMPTS = 30
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 600.0
 POLL_SECONDS = 2.0
+RATE_SHARE_SECONDS = 1.0
+"""How often, at most, the other processes' backlog is re-read to share the platforms' rates."""
 BATCH = 500
 LOOKUP_MARGIN = dt.timedelta(seconds=120)
 """Looked-up history starts this much before the attempt: the bot's clock and the platform's
@@ -110,8 +112,8 @@ class Dispatcher:
         self._queued: set[int] = set()
         self._channel_pacers: dict[_ChannelKey, ResponsePacer] = {}
         self._global_pacers: dict[tuple[str, str], ResponsePacer] = {}
-        self.processes = 1
-        """Dispatchers sharing the database, as last counted (see `share_rates`)."""
+        self._others_backlog: dict[tuple[str, str], int] = {}
+        self._shared_at = float("-inf")
         self._broken: dict[_ChannelKey, dt.datetime] = {}
         self._broken_workspaces: dict[tuple[str, str | None], dt.datetime] = {}
         self._wake = asyncio.Event()
@@ -138,6 +140,7 @@ class Dispatcher:
                     await self._recover_in_flight()
                 await self.enqueue_due()
                 await self._renew_leases()
+                await self._share_rates()
             except StorageError as exc:
                 if self._storage_failed(exc):
                     return
@@ -371,24 +374,56 @@ class Dispatcher:
         if channel is None:
             channel = ResponsePacer(pacing.per_channel_messages, pacing.per_channel_seconds)
             self._channel_pacers[key] = channel
-        scope = (key.platform, key.workspace if pacing.per_workspace else "")
+        scope = self._scope(key.platform, key.workspace)
         overall = self._global_pacers.get(scope)
         if overall is None:
-            overall = ResponsePacer.per_second(pacing.global_per_second / self.processes)
+            overall = ResponsePacer.per_second(pacing.global_per_second * self._share(scope))
             self._global_pacers[scope] = overall
         return channel, overall
 
-    def share_rates(self, processes: int) -> None:
-        """`processes` dispatchers share the database (storage/presence.py): the limits of a
-        Slack workspace and of a Discord bot token are the platform's, not this process's, so
-        each process paces its share of them. The per-channel limit needs no share: one process
-        at a time drains a channel."""
-        processes = max(1, processes)
-        if processes == self.processes:
+    def _scope(self, platform: str, workspace: str) -> tuple[str, str]:
+        """Whose rate limit a send counts against: a Slack workspace's, or the bot's."""
+        return (platform, workspace if self.adapters[platform].pacing.per_workspace else "")
+
+    def _share(self, scope: tuple[str, str]) -> float:
+        """This process's share of a scope's rate: its backlog there over everyone's, with the
+        other processes' backlog as last read (`share_rates`)."""
+        others = self._others_backlog.get(scope, 0)
+        if not others:
+            return 1.0
+        mine = sum(
+            len(queue)
+            for key, queue in self._queues.items()
+            if self._scope(key.platform, key.workspace) == scope
+        )
+        return max(mine, 1) / (max(mine, 1) + others)
+
+    def share_rates(self, backlog: Mapping[tuple[str, str, str], int]) -> None:
+        """The limits of a Slack workspace and of a Discord bot token are the platform's, not
+        this process's: with several dispatchers on one database each paces the share of them
+        that its backlog is of everyone's (`backlog`: {(worker id, platform, workspace): leased
+        pending deliveries}, `Store.leased_backlog`), so the sum stays within the platform's
+        limit and a process holding most of the work gets most of the rate. The per-channel
+        limit needs no share: one process at a time drains a channel."""
+        others: dict[tuple[str, str], int] = {}
+        for (worker, platform, workspace), count in backlog.items():
+            if worker != self.worker_id and platform in self.adapters:
+                scope = self._scope(platform, workspace)
+                others[scope] = others.get(scope, 0) + count
+        self._others_backlog = others
+        for scope, pacer in self._global_pacers.items():
+            rate = self.adapters[scope[0]].pacing.global_per_second * self._share(scope)
+            pacer.set_rate(rate)
+
+    async def _share_rates(self) -> None:
+        """Re-read the other processes' backlog (at most once a second) and re-share the rates."""
+        if not self._shared:
             return
-        self.processes = processes
-        for (platform, _), pacer in self._global_pacers.items():
-            pacer.set_rate(self.adapters[platform].pacing.global_per_second / processes)
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._shared_at < RATE_SHARE_SECONDS:
+            return
+        self._shared_at = loop.time()
+        self.share_rates(await self.store.leased_backlog(self.clock()))
 
     async def _worker(self, key: _ChannelKey, queue: deque) -> None:
         adapter = self.adapters[key.platform]

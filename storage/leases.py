@@ -157,6 +157,26 @@ class OutboxLeaseMixin(StoreBase):
             for id_ in ordered
         ]
 
+    async def leased_backlog(
+        self, now: dt.datetime | None = None
+    ) -> dict[tuple[str, str, str], int]:
+        """Pending deliveries each worker holds a live lease on — what waits in its queues:
+        {(worker id, platform, workspace): count}. The dispatchers share the platforms' rates
+        in proportion (bot/dispatcher.py `share_rates`)."""
+        now = now or utcnow()
+        d = _DELIVERIES.c
+        async with self._engine.connect() as connection:
+            result = await connection.execute(
+                sa.select(d.claimed_by, d.platform, d.workspace, sa.func.count())
+                .where(
+                    d.lease_until.is_not(None),
+                    d.lease_until > now,
+                    d.status == DELIVERY_PENDING,
+                )
+                .group_by(d.claimed_by, d.platform, d.workspace)
+            )
+            return {(worker, platform, workspace): n for worker, platform, workspace, n in result}
+
     async def renew_leases(
         self,
         worker_id: str,

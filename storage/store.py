@@ -29,7 +29,6 @@ from storage.monitor_state import MonitorStateMixin
 from storage.option_chains import OptionChainCacheMixin
 from storage.outbox import NewAlert, OutboxMixin
 from storage.positioning import PositioningCacheMixin
-from storage.presence import PresenceMixin
 from storage.reference import ReferenceCache
 from storage.subscriptions import ActiveSubscription, SubscriptionsMixin, _ActiveSnapshot
 
@@ -55,7 +54,6 @@ class Store(
     LiveRecordsMixin,
     DeliveryHealthMixin,
     LeaderMixin,
-    PresenceMixin,
     BulkMixin,
 ):
     """Async access to the bot's database (SQLite by default, PostgreSQL too).

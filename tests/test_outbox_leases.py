@@ -173,3 +173,25 @@ async def test_a_claim_can_be_limited_to_a_number_of_channels(database_url) -> N
         assert {c.delivery.channel for c in first}.isdisjoint(c.delivery.channel for c in second)
     finally:
         await store.close()
+
+
+async def test_the_leased_backlog_counts_what_each_worker_holds(database_url) -> None:
+    store = await Store.open(database_url)
+    try:
+        await fan_out(store, channels=5, alerts=3)
+        await store.claim_due("a", lease_seconds=30, now=NOW, max_channels=2)
+        await store.claim_due("b", lease_seconds=30, now=NOW, max_channels=1)
+        assert await store.leased_backlog(NOW) == {
+            ("a", "console", "W1"): 6,
+            ("b", "console", "W1"): 3,
+        }
+        # Settled deliveries and expired leases are nobody's backlog.
+        (first, *rest) = await store.claim_due("a", lease_seconds=30, now=NOW)
+        assert len(rest) == 5  # the two channels nobody held
+        await store.mark_sent(first.delivery.id, "m1", now=NOW)
+        backlog = await store.leased_backlog(NOW)
+        assert backlog == {("a", "console", "W1"): 11, ("b", "console", "W1"): 3}
+        later = NOW + dt.timedelta(seconds=31)
+        assert await store.leased_backlog(later) == {}
+    finally:
+        await store.close()

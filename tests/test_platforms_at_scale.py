@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import deque
 from collections.abc import AsyncIterator
 
 import pytest
@@ -116,25 +117,45 @@ async def test_slack_style_pacing_is_per_workspace(tmp_path) -> None:
         await store.close()
 
 
-async def test_processes_sharing_a_database_pace_their_share_of_the_platform_rates(
+async def test_processes_sharing_a_database_pace_shares_of_the_platform_rates(
     tmp_path,
 ) -> None:
-    """Three processes: each paces a third of a workspace's (Slack) or bot token's (Discord)
-    rate; the per-channel limit is untouched (one process at a time drains a channel)."""
+    """Each process paces the share of a workspace's (Slack) or bot token's (Discord) rate that
+    its backlog is of everyone's; the per-channel limit is untouched (one process at a time
+    drains a channel)."""
     store = await Store.open(f"sqlite:///{tmp_path / 'share.db'}")
-    adapter = RecordingAdapter(RecordingPlatform(), pacing=Pacing(1, 1.0, 48, per_workspace=True))
+    slack_like = RecordingAdapter(
+        RecordingPlatform(), pacing=Pacing(1, 1.0, 20, per_workspace=True)
+    )
     try:
-        dispatcher = Dispatcher(store, {"console": adapter})
-        key = _ChannelKey("console", "W1", "C1", None)
-        channel, workspace = dispatcher._pacers(key)
-        assert workspace.limit / workspace.window == pytest.approx(48)
-        dispatcher.share_rates(3)
-        assert workspace.limit / workspace.window == pytest.approx(16)
+        dispatcher = Dispatcher(store, {"console": slack_like}, worker_id="me")
+        w1 = _ChannelKey("console", "W1", "C1", None)
+        channel, workspace = dispatcher._pacers(w1)
+        assert workspace.limit / workspace.window == pytest.approx(20)
+        dispatcher._queues[w1] = deque(range(10))  # ten deliveries wait in my W1 queue
+        dispatcher.share_rates({("other", "console", "W1"): 30, ("me", "console", "W1"): 10})
+        assert workspace.limit / workspace.window == pytest.approx(20 * 10 / 40)
         assert (channel.limit, channel.window) == (1, 1.0)
-        other = dispatcher._pacers(_ChannelKey("console", "W2", "C1", None))[1]
-        assert other.limit / other.window == pytest.approx(16)  # a new workspace too
-        dispatcher.share_rates(1)
-        assert workspace.limit / workspace.window == pytest.approx(48)
+        # Another workspace's backlog elsewhere leaves W2 its whole rate.
+        w2 = dispatcher._pacers(_ChannelKey("console", "W2", "C1", None))[1]
+        assert w2.limit / w2.window == pytest.approx(20)
+        # Alone again: the whole rate.
+        dispatcher.share_rates({("me", "console", "W1"): 10})
+        assert workspace.limit / workspace.window == pytest.approx(20)
+    finally:
+        await store.close()
+
+
+async def test_a_bot_wide_limit_is_shared_over_every_workspace(tmp_path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'share.db'}")
+    discord_like = RecordingAdapter(RecordingPlatform(), pacing=Pacing(5, 5.0, 48))
+    try:
+        dispatcher = Dispatcher(store, {"console": discord_like}, worker_id="me")
+        key = _ChannelKey("console", "G1", "C1", None)
+        bot_wide = dispatcher._pacers(key)[1]
+        dispatcher._queues[key] = deque(range(16))
+        dispatcher.share_rates({("b", "console", "G2"): 16, ("c", "console", "G3"): 16})
+        assert bot_wide.limit / bot_wide.window == pytest.approx(16)
     finally:
         await store.close()
 

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from bot.cli import main
 from storage import Store
 from storage.leader import LeaderLock
-from storage.presence import WORKER_KEY_FIRST
 from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,8 +102,6 @@ async def test_only_the_leader_runs_scheduled_ticks_and_a_standby_takes_over(
         await asyncio.sleep(2.0)
         assert [app.is_leader for app in apps] == [True, False]
         assert len(ticks["first"]) >= 2 and ticks["second"] == []
-        # Each paces half of a workspace's and a bot token's rate (storage/presence.py).
-        assert [app.dispatcher.processes for app in apps] == [2, 2]
         stopped = time.monotonic()
         apps[0].stop_event.set()
         await asyncio.wait_for(tasks[0], timeout=20)
@@ -116,49 +113,12 @@ async def test_only_the_leader_runs_scheduled_ticks_and_a_standby_takes_over(
             await asyncio.sleep(0.05)
         assert apps[1].is_leader and ticks["second"]
         assert ticks["second"][0] - stopped < 1.5
-        assert apps[1].dispatcher.processes == 1  # alone again: the whole rate
     finally:
         for app in apps:
             app.stop_event.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         for app in apps:
             await app.store.close()
-
-
-async def test_the_processes_sharing_a_database_are_counted_and_a_dead_one_drops_out(
-    postgres_url,
-) -> None:
-    stores = [await Store.open(postgres_url)]
-    stores += [await Store.open(postgres_url, migrate=False) for _ in range(2)]
-    presences = [store.worker_presence() for store in stores]
-    try:
-        assert [await presence.join() for presence in presences] == [0, 1, 2]
-        assert [await presence.count() for presence in presences] == [3, 3, 3]
-        await presences[0].leave()
-        assert await presences[1].count() == 2
-        # A process dies: the server ends its session and frees its slot.
-        async with stores[1].engine.begin() as connection:
-            await connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
-                    "'advisory' AND granted AND objid::bigint = :slot_two"
-                ),
-                {"slot_two": (WORKER_KEY_FIRST + 2) & 0xFFFFFFFF},
-            )
-        assert await presences[1].count() == 1
-        # The survivor of a lost connection takes a slot again when it next counts.
-        assert await presences[2].count() == 2 and presences[2].slot is not None
-    finally:
-        for presence in presences:
-            await presence.leave()
-        for store in stores:
-            await store.close()
-
-
-async def test_a_sqlite_process_counts_itself_alone(tmp_path) -> None:
-    async with await Store.open(f"sqlite:///{tmp_path / 'one.db'}") as store:
-        presence = store.worker_presence()
-        assert await presence.join() is None and await presence.count() == 1
 
 
 def test_an_unreachable_postgresql_url_is_one_line_naming_the_host(capsys) -> None:
