@@ -229,10 +229,12 @@ class Dispatcher:
         sending again — one look-up per destination."""
         self._needs_reconcile = False
         if self._shared:
-            # Leases held under this worker id belong to a previous life of this process (ids
-            # are unique among live processes): free them now, still flagged in flight, so this
-            # life does not send a channel's later alerts before the earlier ones come free.
-            await self.store.release_leases(self.worker_id)
+            # Leases held under this worker id and not in this life's queues belong to a
+            # previous life of this process (ids are unique among live processes) or to a
+            # worker that just failed: free them now, still flagged in flight, so they are
+            # looked up before anyone resends them. What other workers here are sending keeps
+            # its lease — freed, another process could send it a second time.
+            await self.store.release_leases(self.worker_id, keep=self._queued)
         groups: dict[_ChannelKey, list] = {}
         for delivery, _alert in await self.store.in_flight_deliveries(now=self.clock()):
             if delivery.id in self._queued or delivery.platform not in self.adapters:

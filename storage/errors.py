@@ -5,6 +5,8 @@ on, mapped from the driver's exceptions at the engine (see `install_error_mappin
 - `DatabaseReadOnly`: the file (or its directory) cannot be written.
 - `DatabaseLocked`: another process holds the write lock past the busy timeout. Transient: a
   long-running bot retries; a one-shot command reports it and exits.
+- `TransactionConflict` (PostgreSQL): the server rolled the transaction back to break a
+  deadlock or a serialization conflict with another one. Transient: the work is done again.
 
 Every one carries `path` (the database file, or the masked URL) and says what to do. The CLI
 prints the message on one line and exits with code 2.
@@ -41,6 +43,10 @@ class DatabaseLocked(StorageError):
     transient = True
 
 
+class TransactionConflict(StorageError):
+    transient = True
+
+
 _CORRUPT = ("file is not a database", "database disk image is malformed", "malformed database")
 _READ_ONLY = (
     "attempt to write a readonly database",
@@ -48,6 +54,7 @@ _READ_ONLY = (
     "unable to open database",
 )
 _LOCKED = ("database is locked", "database table is locked")
+_CONFLICT = ("deadlock detected", "could not serialize access")
 
 
 def database_path(url: Any) -> str:
@@ -73,6 +80,12 @@ def classify(error: BaseException, path: str) -> StorageError | None:
             f"the database file {path} cannot be written ({text}); make the file and its "
             "directory writable by this user, or point DATABASE_URL at a writable location "
             "(the file was left untouched)",
+            path,
+        )
+    if any(marker in text for marker in _CONFLICT):
+        return TransactionConflict(
+            f"the database at {path} rolled a transaction back ({text.splitlines()[0]}); "
+            "it is retried",
             path,
         )
     if any(marker in text for marker in _LOCKED):

@@ -17,10 +17,12 @@ condition, each in its own short transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 
 from storage._common import _DELIVERIES, StoreBase, _chunks
@@ -206,12 +208,27 @@ class OutboxLeaseMixin(StoreBase):
                 renewed += result.rowcount
         return renewed
 
+    def _none_of(self, delivery_ids: Collection[int]) -> sa.ColumnElement[bool]:
+        """`id` is none of these, with the ids as one parameter (a queue can hold thousands)."""
+        ids = sorted(delivery_ids)
+        if self._dialect == "postgresql":
+            array = sa.bindparam("keep", ids, type_=postgresql.ARRAY(sa.Integer))
+            return _DELIVERIES.c.id != sa.all_(array)
+        listed = sa.func.json_each(sa.bindparam("keep", json.dumps(ids), type_=sa.String))
+        return _DELIVERIES.c.id.not_in(sa.select(listed.table_valued("value").c.value))
+
     async def release_leases(
-        self, worker_id: str, delivery_ids: Sequence[int] | None = None
+        self,
+        worker_id: str,
+        delivery_ids: Sequence[int] | None = None,
+        *,
+        keep: Collection[int] = (),
     ) -> int:
-        """End `worker_id`'s leases on pending deliveries (all, or these) so another worker may
-        take them at once — at shutdown, for what was still queued. Rows whose send had not
-        started lose their in-flight mark too: nobody needs to ask the platform about them."""
+        """End `worker_id`'s leases on pending deliveries so another worker may take them at
+        once: these `delivery_ids` — at shutdown, what was still queued; their send had not
+        started, so they lose their in-flight mark too and nobody needs to ask the platform —
+        or, with None, all but `keep` (still flagged in flight: after a restart or a failed
+        worker, whether they reached the platform is unknown)."""
         where = [
             _DELIVERIES.c.claimed_by == worker_id,
             _DELIVERIES.c.status == DELIVERY_PENDING,
@@ -219,6 +236,8 @@ class OutboxLeaseMixin(StoreBase):
         ]
         async with self._engine.begin() as connection:
             if delivery_ids is None:
+                if keep:
+                    where.append(self._none_of(keep))
                 result = await connection.execute(
                     sa.update(_DELIVERIES).where(*where).values(lease_until=None)
                 )

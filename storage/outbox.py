@@ -355,9 +355,10 @@ class OutboxMixin(StoreBase):
                 last_error=None,
             )
         )
+        # In id order, as every other multi-row update locks them: no deadlock between two.
         rows = [
             {"delivery_id": delivery_id, "message_id": message_id}
-            for delivery_id, message_id in sent
+            for delivery_id, message_id in sorted(sent, key=lambda pair: pair[0])
         ]
         async with self._engine.begin() as connection:
             result = await connection.execute(statement, rows)

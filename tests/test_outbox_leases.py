@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import sqlalchemy as sa
+
 from bot.dispatcher import Dispatcher
 from storage import NewAlert, Store
 from tests.botkit import RecordingAdapter, RecordingPlatform
@@ -193,5 +195,57 @@ async def test_the_leased_backlog_counts_what_each_worker_holds(database_url) ->
         assert backlog == {("a", "console", "W1"): 11, ("b", "console", "W1"): 3}
         later = NOW + dt.timedelta(seconds=31)
         assert await store.leased_backlog(later) == {}
+    finally:
+        await store.close()
+
+
+async def test_a_failed_worker_frees_only_the_leases_no_other_worker_is_sending(
+    database_url,
+) -> None:
+    """After a worker error the dispatcher frees its leases for a look-up (`_recover_in_flight`)
+    — but not those of deliveries its other workers still hold queued: freed, another process
+    could claim one and send it while this one sends it too."""
+    store = await Store.open(database_url)
+    try:
+        await fan_out(store, channels=3, alerts=2)
+        claims = await store.claim_due("a", lease_seconds=30, now=NOW)
+        queued = {c.delivery.id for c in claims if c.delivery.channel != "C0"}
+        assert await store.release_leases("a", keep=queued) == 2  # C0's two deliveries
+        held = {("a", "console", "W1"): len(queued)}
+        assert await store.leased_backlog(NOW) == held
+        # Freed, still flagged in flight: whoever claims them looks them up first.
+        again = await store.claim_due("b", lease_seconds=30, now=NOW)
+        assert {c.delivery.channel for c in again} == {"C0"} and all(c.reclaimed for c in again)
+    finally:
+        await store.close()
+
+
+async def test_a_deadlock_is_a_transient_error_the_dispatcher_retries(postgres_url) -> None:
+    """Two transactions that lock the same rows in opposite order: PostgreSQL rolls one back
+    with "deadlock detected", which the storage layer maps to a transient error (retried by the
+    dispatcher's bookkeeping writes) rather than failing the worker."""
+    from storage.errors import TransactionConflict
+
+    store = await Store.open(postgres_url)
+    try:
+        await fan_out(store, channels=2, alerts=1)
+        first, second = (c.delivery.id for c in await store.claim_due("a", lease_seconds=30))
+        errors: list[BaseException] = []
+
+        async def lock_in_order(ids: list[int]) -> None:
+            try:
+                async with store.engine.begin() as connection:
+                    for delivery_id in ids:
+                        await connection.execute(
+                            sa.text("UPDATE deliveries SET attempts = attempts + 1 WHERE id = :id"),
+                            {"id": delivery_id},
+                        )
+                        await asyncio.sleep(0.3)  # both hold their first row before the second
+            except BaseException as exc:  # the one PostgreSQL picks as the victim
+                errors.append(exc)
+
+        await asyncio.gather(lock_in_order([first, second]), lock_in_order([second, first]))
+        assert len(errors) == 1 and isinstance(errors[0], TransactionConflict)
+        assert errors[0].transient and "deadlock detected" in str(errors[0])
     finally:
         await store.close()
