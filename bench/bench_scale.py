@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,8 @@ class Outcome:
     seconds: float
     slack_duplicates: int = 0
     discord_duplicates: int = 0
+    found_posted: int = 0
+    """In-flight deliveries (a kill, a failed worker) found on the platform and not resent."""
 
     @property
     def per_second(self) -> float:
@@ -69,6 +72,7 @@ class Outcome:
             f"lost {self.lost}, duplicated {self.duplicated} (Slack {self.slack_duplicates}, "
             f"Discord {self.discord_duplicates}), channels out of order "
             f"{self.out_of_order}, {self.seconds:.1f} s, {self.per_second:.0f} deliveries/s"
+            + (f"; {self.found_posted} found already posted" if self.kills else "")
         )
 
 
@@ -149,7 +153,7 @@ async def scenario(url: str, processes: int, kills: int, channels: int, assets: 
             "DISCORD_TOKEN": discord.token,
             "DISCORD_API_URL": discord.api_url,
             "OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",  # the "already posted; not resending" look-ups are counted
         }
         names = [f"w{number}" for number in range(processes)]
         for name in names:
@@ -197,7 +201,9 @@ async def scenario(url: str, processes: int, kills: int, channels: int, assets: 
         seconds = time.monotonic() - began
         if killed < kills:
             print(f"  (the run ended after {killed} of {kills} kills)")
-        return await analyse(store, slack, discord, processes, killed, expected, seconds)
+        outcome = await analyse(store, slack, discord, processes, killed, expected, seconds)
+        outcome.found_posted = found_posted(log_dir)
+        return outcome
     finally:
         for process in running.values():
             if process.poll() is None:
@@ -210,6 +216,18 @@ async def scenario(url: str, processes: int, kills: int, channels: int, assets: 
         await store.close()
         await slack.close()
         await discord.close()
+
+
+def found_posted(log_dir: Path) -> int:
+    """Deliveries the processes found already posted before resending (bot/dispatcher.py)."""
+    found = 0
+    for path in log_dir.glob("*.log"):
+        text = path.read_text(errors="replace")
+        found += text.count("was already posted (")
+        found += sum(
+            int(n) for n in re.findall(r"(\d+) deliver(?:y was|ies were) already posted", text)
+        )
+    return found
 
 
 async def analyse(store, slack, discord, processes, kills, expected, seconds) -> Outcome:

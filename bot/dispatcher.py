@@ -253,11 +253,12 @@ class Dispatcher:
                 sent = [(keys[k].id, message_id) for k, message_id in found.items() if k in keys]
                 await self._persist(lambda sent=sent: self.store.mark_sent_many(sent))
                 log.info(
-                    "%d deliver%s to %s:%s already posted before a restart; not resending",
+                    "%d deliver%s to %s:%s %s already posted before a restart; not resending",
                     len(sent),
-                    "y was" if len(sent) == 1 else "ies were",
+                    "y" if len(sent) == 1 else "ies",
                     key.platform,
                     key.channel,
+                    "was" if len(sent) == 1 else "were",
                 )
 
     async def _already_posted(self, delivery) -> bool:
