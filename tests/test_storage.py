@@ -431,7 +431,7 @@ async def test_remove_subscriptions_one_asset_or_all(store):
 
 async def test_active_subscriptions_by_asset_filters_status_kind_and_mutes(store):
     btc = await add(store, "C1", "BTC", kinds="quarter_end")
-    await add(store, "C2", "BTC", kinds="vol")
+    vol = await add(store, "C2", "BTC", kinds="vol")
     muted = await add(store, "C3", "BTC", kinds="quarter_end,vol")
     broken = await add(store, "C4", "BTC", kinds="quarter_end")
     eth = await add(store, "C1", "ETH", kinds="quarter_end")
@@ -456,6 +456,19 @@ async def test_active_subscriptions_by_asset_filters_status_kind_and_mutes(store
         "BTC", kind="quarter_end", now=NOW + dt.timedelta(hours=3)
     )
     assert [s.id for s in after_mute] == [btc.id, muted.id]
+
+    # Grouped by kind (what a monitor tick reads): the same rules.
+    by_kind = await store.active_subscriptions_by_kind(["BTC", "ETH", "SOL"], now=NOW)
+    assert {
+        asset: {kind: [s.id for s in subs] for kind, subs in kinds.items()}
+        for asset, kinds in by_kind.items()
+    } == {
+        "BTC": {"quarter_end": [btc.id], "vol": [vol.id]},
+        "ETH": {"quarter_end": [eth.id]},
+        "SOL": {},
+    }
+    later = await store.active_subscriptions_by_kind(["BTC"], now=NOW + dt.timedelta(hours=3))
+    assert [s.id for s in later["BTC"]["vol"]] == [vol.id, muted.id]
 
 
 async def test_active_subscriptions_held_in_memory_follow_every_write(store, database_url):
