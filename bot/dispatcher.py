@@ -388,18 +388,23 @@ class Dispatcher:
         """Whose rate limit a send counts against: a Slack workspace's, or the bot's."""
         return (platform, workspace if self.adapters[platform].pacing.per_workspace else "")
 
-    def _share(self, scope: tuple[str, str]) -> float:
-        """This process's share of a scope's rate: its backlog there over everyone's, with the
-        other processes' backlog as last read (`share_rates`)."""
+    def _share(self, scope: tuple[str, str], mine: int | None = None) -> float:
+        """This process's share of a scope's rate: its backlog there (`mine`, else counted from
+        its queues) over everyone's, with the other processes' backlog as last read
+        (`share_rates`)."""
         others = self._others_backlog.get(scope, 0)
         if not others:
             return 1.0
-        mine = sum(
-            len(queue)
-            for key, queue in self._queues.items()
-            if self._scope(key.platform, key.workspace) == scope
-        )
+        if mine is None:
+            mine = self._backlog_by_scope().get(scope, 0)
         return max(mine, 1) / (max(mine, 1) + others)
+
+    def _backlog_by_scope(self) -> dict[tuple[str, str], int]:
+        backlog: dict[tuple[str, str], int] = {}
+        for key, queue in self._queues.items():
+            scope = self._scope(key.platform, key.workspace)
+            backlog[scope] = backlog.get(scope, 0) + len(queue)
+        return backlog
 
     def share_rates(self, backlog: Mapping[tuple[str, str, str], int]) -> None:
         """The limits of a Slack workspace and of a Discord bot token are the platform's, not
@@ -414,9 +419,10 @@ class Dispatcher:
                 scope = self._scope(platform, workspace)
                 others[scope] = others.get(scope, 0) + count
         self._others_backlog = others
+        mine = self._backlog_by_scope()
         for scope, pacer in self._global_pacers.items():
-            rate = self.adapters[scope[0]].pacing.global_per_second * self._share(scope)
-            pacer.set_rate(rate)
+            share = self._share(scope, mine.get(scope, 0))
+            pacer.set_rate(self.adapters[scope[0]].pacing.global_per_second * share)
 
     async def _share_rates(self) -> None:
         """Re-read the other processes' backlog (at most once a second) and re-share the rates."""
