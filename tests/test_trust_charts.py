@@ -7,7 +7,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from bot.render.charts import fund_trade_paths, headline_chart, headline_programs
+from bot.render.charts import (
+    fund_trade_paths,
+    headline_chart,
+    headline_programs,
+    weight_panel_fund,
+)
 from flows.funds import load_registry
 from flows.marketdata import MarketData
 from flows.marketdata.sample import SampleSource
@@ -39,3 +44,21 @@ async def test_chart_total_on_as_of_is_the_headline_trade(asset, tmp_path):
 
     path = headline_chart(report, funds, closes, tmp_path / f"status-{asset}.png")
     assert path.read_bytes()[:8] == PNG
+
+
+def test_the_weight_panel_shows_a_real_fund_before_a_scenario_program():
+    """BTC's largest holder by AUM is a scenario program (adviser guidance); the panel draws
+    the largest real fund instead, and a scenario only when there is nothing else."""
+
+    def aum(fund) -> float:
+        return fund.aum_usd or 0.0
+
+    holders = load_registry().holding("BTC")
+    scenarios = [fund for fund in holders if fund.scenario and len(fund.weights) > 1]
+    real = [fund for fund in holders if not fund.scenario and len(fund.weights) > 1]
+    assert scenarios and real
+    largest_scenario, largest_real = max(scenarios, key=aum), max(real, key=aum)
+    assert aum(largest_scenario) > aum(largest_real)
+    assert weight_panel_fund(holders) == largest_real and not largest_real.scenario
+    assert weight_panel_fund(scenarios) == largest_scenario
+    assert weight_panel_fund([]) is None

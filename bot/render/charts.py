@@ -104,8 +104,8 @@ def headline_chart(
         else pd.DataFrame()
     )
     order = sorted(paths.columns, key=lambda name: -abs(paths[name].iloc[-1])) if len(paths) else []
-    weighted = [f for f in holders if len(f.weights) > 1]
-    two_panels = bool(weighted)
+    panel_fund = weight_panel_fund(holders)
+    two_panels = panel_fund is not None
     figure, axes = plt.subplots(
         2 if two_panels else 1,
         1,
@@ -123,8 +123,10 @@ def headline_chart(
     series = [(name, paths[name].to_numpy()) for name in shown]
     if other:
         series.append((f"{len(other)} other program(s)", paths[other].sum(axis=1).to_numpy()))
+    scenarios = {fund.name for fund in holders if fund.scenario}
     for index, (name, values) in enumerate(series):
         colour = PROGRAM_COLOURS[index % len(PROGRAM_COLOURS)]
+        label = _short(name, 45) + " [scenario]" if name in scenarios else _short(name)
         up = np.clip(values, 0, None)
         down = np.clip(values, None, 0)
         axis.fill_between(
@@ -134,7 +136,7 @@ def headline_chart(
             color=colour,
             alpha=0.8,
             linewidth=0,
-            label=_short(name),
+            label=label,
             step="post",
         )
         axis.fill_between(
@@ -209,8 +211,7 @@ def headline_chart(
     axis.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.85)
     axis.grid(alpha=0.3)
     if two_panels:
-        fund = max(weighted, key=lambda f: f.aum_usd)
-        _weight_panel(axes[1][0], asset, fund, closes, as_of)
+        _weight_panel(axes[1][0], asset, panel_fund, closes, as_of)
         axes[1][0].set_xlim(axis.get_xlim())
     figure.text(
         0.01,
@@ -221,6 +222,15 @@ def headline_chart(
     )
     _stamp(figure, report.sample)
     return _save(plt, figure, path)
+
+
+def weight_panel_fund(funds: Sequence[RebalancingFund]) -> RebalancingFund | None:
+    """The program whose weight drift the lower panel draws: the largest multi-asset one, a
+    real fund before any scenario program (an assumption); None when no program holds more
+    than one asset."""
+    weighted = [fund for fund in funds if len(fund.weights) > 1]
+    real = [fund for fund in weighted if not fund.scenario]
+    return max(real or weighted, key=lambda fund: fund.aum_usd or 0.0, default=None)
 
 
 def _weight_panel(axis, asset: str, fund: RebalancingFund, closes, as_of: dt.date) -> None:
@@ -237,7 +247,8 @@ def _weight_panel(axis, asset: str, fund: RebalancingFund, closes, as_of: dt.dat
     axis.fill_between(days, weights, fund.weights[asset] * 100, alpha=0.15, color="#1f77b4")
     axis.set_ylabel("weight (%)")
     axis.set_title(
-        f"one program: {asset} weight in {fund.name} since {base} (target "
+        f"one program: {asset} weight in {fund.name}{' [scenario]' if fund.scenario else ''} "
+        f"since {base} (target "
         f"{fund.weights[asset]:.1%})",
         fontsize=9,
     )
