@@ -208,6 +208,10 @@ def headline_chart(
         f"from the {as_of} close before the window",
         fontsize=10,
     )
+    # Headroom for the legend, so it covers neither the stacked trade nor a what-if label.
+    low, high = axis.get_ylim()
+    rows = -(-len(axis.get_legend_handles_labels()[1]) // 2)
+    axis.set_ylim(low, high + (high - low) * (0.08 + 0.07 * rows))
     axis.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.85)
     axis.grid(alpha=0.3)
     if two_panels:
