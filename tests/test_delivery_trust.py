@@ -331,7 +331,16 @@ async def test_recording_a_send_survives_a_locked_database_without_resending(
         async def hold_the_lock_mid_fan_out() -> None:
             while len(slack.posted()) < 3:
                 await asyncio.sleep(0.01)
-            holder.execute("BEGIN IMMEDIATE")
+            # The dispatcher may be mid-write itself: try again (without blocking the event loop
+            # its commit needs) until the lock is ours.
+            for _ in range(100):
+                try:
+                    holder.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:
+                    await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the test never got the write lock")
             await asyncio.sleep(1.5)
             holder.rollback()
 
