@@ -4,6 +4,7 @@ Interactions arrive as INTERACTION_CREATE events over the stand-in gateway."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -76,7 +77,10 @@ async def test_start_signs_in_and_syncs_the_flows_group_to_the_dev_guild(discord
         "gamma",
         "track",
         "why",
+        "funds",
     ]
+    [funds_asset] = options["funds"]["options"]
+    assert funds_asset["name"] == "asset" and not funds_asset.get("required")
     watch = {o["name"]: o for o in options["watch"]["options"]}
     assert watch["asset"]["required"] and watch["asset"]["autocomplete"]
     assert watch["kinds"]["autocomplete"] and not watch["kinds"].get("required")
@@ -328,3 +332,12 @@ async def test_track_replies_with_the_record_and_its_chart(discord_standin, adap
     assert embed["title"] == "[SAMPLE] BTC track record — quarterly rebalancing windows"
     assert embed["image"]["url"].startswith("attachment://")
     assert next(iter(followup["files"].values()))[1][:4] == b"\x89PNG"
+
+
+async def test_funds_lists_the_programs_behind_an_asset(discord_standin, adapter):
+    """`/flows funds` is in the help and the Slack manifest; Discord offers it too."""
+    callback = await discord_standin.slash_command("funds", {"asset": "bitcoin"})
+    assert callback["type"] == 4
+    text = json.dumps(callback["data"])
+    assert "BTC" in text and "AUM" in text
+    assert callback["data"]["allowed_mentions"] == NO_PINGS

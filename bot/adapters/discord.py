@@ -424,6 +424,12 @@ class DiscordAdapter(ChatAdapter):
         async def why(interaction: discord.Interaction, asset: str) -> None:
             await self._run(interaction, f"why {_asset_word(asset)}")
 
+        @group.command(name="funds", description="The programs behind the figures: rule, AUM")
+        @app_commands.describe(asset="only the programs holding this asset (default: all)")
+        @app_commands.autocomplete(asset=complete_asset)
+        async def funds(interaction: discord.Interaction, asset: str | None = None) -> None:
+            await self._run(interaction, "funds" + (f" {_asset_word(asset)}" if asset else ""))
+
         return group
 
     async def _run(self, interaction: discord.Interaction, text: str) -> None:
