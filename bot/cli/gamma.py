@@ -22,9 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gamma",
         help="dealer gamma: GEX, zero-gamma level, call/put walls, hedge flow",
         description="Dealer gamma exposure from the option chain, assuming dealers are long "
-        "calls and short puts: GEX = sign·Γ·OI·multiplier·S²·0.01 (USD per 1%% move), the "
+        "calls and short puts: GEX = sign·Γ·OI·multiplier·S²·0.01 (USD per 1% move), the "
         "zero-gamma (flip) level, the call and put walls, GEX per expiry and the hedge flow "
-        "−GEX × move%% for ±1%% and ±2%%. Chains: Yahoo Finance (equities), Deribit (BTC, ETH), "
+        "−GEX × move% for ±1% and ±2%. Chains: Yahoo Finance (equities), Deribit (BTC, ETH), "
         "a directory of SYMBOL_options.csv files, or SAMPLE DATA.",
     )
     parser.add_argument("asset", help="SPY, QQQ, IWM, BTC, ETH ...")

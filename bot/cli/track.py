@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="For every quarter-end (or, with --monthly, month-end) rebalancing window "
         "in the range: what `status --as-of` said the session before the window opened, the "
         "asset's return to the window's last close and its excess over the benchmark (SPY; "
-        "AGG for SPY), whether the call was right, and the hit rate with a Wilson 95%% "
+        "AGG for SPY), whether the call was right, and the hit rate with a Wilson 95% "
         "interval. --live gives the calls the bot actually sent instead.",
     )
     parser.add_argument("asset", help="ticker or name: BTC, ETH, SPY, AGG, bitcoin ...")
