@@ -272,7 +272,9 @@ def test_status_shows_the_net_line_of_the_why_ledger(capsys):
     code = main(["status", "BTC", "--source", "sample", "--as-of", IN_WINDOW])
     out, _ = capsys.readouterr()
     assert code == 0
-    [line] = [line for line in out.splitlines() if line.startswith("Net mechanical today")]
+    [line] = [line for line in out.splitlines() if line.startswith("Net mechanical")]
+    # A past as-of: the line names its date, and does not call it today.
+    assert not line.startswith("Net mechanical today") and f"on {IN_WINDOW}" in line
     ledger = run_json(["why", "BTC", "--as-of", IN_WINDOW, "--no-chart"], capsys)
     net = ledger["net_mechanical_usd"]
     from bot.render.numbers import usd

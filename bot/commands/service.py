@@ -277,7 +277,7 @@ class CommandService:
         from bot.flow_sources import status_ledger
         from bot.render.charts import headline_chart
         from bot.render.messages import status_message
-        from bot.render.why import net_line
+        from bot.render.why import net_label, net_line
         from flows.status import build_status
 
         market = self.market_factory()
@@ -298,7 +298,7 @@ class CommandService:
             await market.close()
         message = status_message(report, chart)
         net = MessageField(
-            label="Net mechanical today",
+            label=net_label(report.as_of),
             value=net_line(ledger) if ledger is not None else f"unknown ({reason})",
             inline=False,
         )

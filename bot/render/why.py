@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from bot.messages import Message, MessageField
 from bot.render.numbers import usd
 from bot.render.table import text_table
+from flows import freshness
 from flows.models.ledger import Ledger, LedgerRow
 
 SOURCE_LABELS = {
@@ -59,6 +61,12 @@ def verdict_sentence(ledger: Ledger) -> str:
     )
     detail = f": {drivers} against {real}" if drivers else f": no mechanical flow known; {real}"
     return f"{ledger.asset} {move} — {VERDICT_WORDS[ledger.verdict]}{detail}."
+
+
+def net_label(as_of: dt.date) -> str:
+    """The net line's label: "today" only when the figures are today's (the line names its
+    date either way; on data that ends days ago "today" would be wrong)."""
+    return "Net mechanical today" if as_of == freshness.today_utc() else "Net mechanical"
 
 
 def net_line(ledger: Ledger) -> str:

@@ -370,8 +370,10 @@ def answer_text(answer: Answer) -> str:
     sentences.append(counted_sentence(answer))
     if summary.projected:
         sentences.append(
-            f"Projection with prices held where they closed on {answer.as_of}; the window "
-            "has not closed yet."
+            # Not "the window has not closed yet": on data that ends long ago the window may be
+            # long past; what the projection knows is the data's last close.
+            f"Projection with prices held where they closed on {answer.as_of}, the last close "
+            "in the data."
         )
     elif window_closed(answer):
         end = answer.parsed.window.end
