@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.adapters.base import AdapterConfigError
+from bot.adapters.base import AdapterConfigError, Destination
 from bot.adapters.slack import SlackAdapter
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, _idempotency_key
 from storage import NewAlert
 from tests.standins import wait_until
 from tests.standins.pipeline import command_service, make_settings
@@ -143,6 +143,17 @@ async def test_two_workspaces_installed_by_oauth_get_only_their_own_alerts(
             keys = [k for k in ("both", "t1-only", "after-unwatch") if f"drift:BTC:{k}" in text]
             received[slack.installed[call.token]] += keys
         assert received == {"T1": ["both", "t1-only", "after-unwatch"], "T2": ["both"]}
+
+        # The look-up before a re-send (after a crash) reads the channel's history with the
+        # workspace's own token too; without one Slack refuses it and the alert would repeat.
+        stored = await store.get_alert("drift:BTC:t1-only")
+        [delivery] = await store.deliveries_for(stored.id)
+        key = _idempotency_key(delivery)
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        found = await adapter.find_sent_many(Destination("slack", "T1", "C1", None), [key], since)
+        assert list(found) == [key]
+        [history] = slack.calls_to("conversations.history")
+        assert history.ok and slack.installed[history.token] == "T1"
     finally:
         await adapter.stop()
         await store.close()

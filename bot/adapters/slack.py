@@ -96,7 +96,6 @@ CHANNEL_ERRORS = frozenset(
 )
 """The channel (or DM) refuses the bot: every subscription there stops at once (a fresh
 `/flows watch` there reactivates them once the cause is fixed)."""
-PERMANENT_ERRORS = WORKSPACE_ERRORS | CHANNEL_ERRORS
 HISTORY_SCOPE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type"})
 HISTORY_PAGE = 200
 HISTORY_MAX_PAGES = 10
@@ -430,15 +429,19 @@ class SlackAdapter(ChatAdapter):
                 answered = response.status_code == 200
             except _CONNECTION_ERRORS as exc:
                 log.warning("slack: response_url failed (%s); posting instead", exc)
+        token = await self._token_for(ctx.workspace)  # None with a single bot token
         if not answered:
-            await self._post_reply(ctx, reply, payload)
+            await self._post_reply(ctx, reply, payload, token)
         if reply.chart_path and not reply.ephemeral:
-            await self._upload_chart(ctx.channel, reply)
+            await self._upload_chart(ctx.channel, reply, token)
 
-    async def _post_reply(self, ctx: CommandContext, reply: Message, payload: dict) -> None:
+    async def _post_reply(
+        self, ctx: CommandContext, reply: Message, payload: dict, token: str | None
+    ) -> None:
         try:
             if reply.ephemeral:
                 await self.client.chat_postEphemeral(
+                    token=token,
                     channel=ctx.channel,
                     user=ctx.user,
                     text=payload["text"],
@@ -446,7 +449,7 @@ class SlackAdapter(ChatAdapter):
                 )
             else:
                 await self.client.chat_postMessage(
-                    channel=ctx.channel, text=payload["text"], blocks=payload["blocks"]
+                    token=token, channel=ctx.channel, text=payload["text"], blocks=payload["blocks"]
                 )
         except SlackApiError as exc:
             log.error("slack: could not answer /flows in %s: %s", ctx.channel, _error_code(exc))
@@ -497,11 +500,6 @@ class SlackAdapter(ChatAdapter):
             await self._upload_chart(posted_in, message, token)
         return f"{posted_in}:{response['ts']}"
 
-    async def find_sent(self, destination: Destination, idempotency_key: str) -> str | None:
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        found = await self.find_sent_many(destination, [idempotency_key], since)
-        return found.get(idempotency_key)
-
     async def find_sent_many(
         self, destination: Destination, idempotency_keys: list[str], since: dt.datetime
     ) -> dict[str, str]:
@@ -509,11 +507,13 @@ class SlackAdapter(ChatAdapter):
         keys; {key: "channel:ts"} of those found."""
         wanted = set(idempotency_keys)
         found: dict[str, str] = {}
-        channel = await self._channel_for(destination)
+        token = await self._token_for(destination.workspace)
+        channel = await self._channel_for(destination, token)
         cursor: str | None = None
         for _ in range(HISTORY_MAX_PAGES):
             try:
                 page = await self.client.conversations_history(
+                    token=token,
                     channel=channel,
                     oldest=f"{since.timestamp():.6f}",
                     limit=HISTORY_PAGE,
