@@ -123,12 +123,7 @@ def build_adapters(
     """Every platform that has its tokens; the console when none has. `store` keeps Slack's
     OAuth installations (SLACK_CLIENT_ID mode)."""
     adapters: list[ChatAdapter] = []
-    if (
-        settings.slack_bot_token
-        or settings.slack_app_token
-        or settings.slack_signing_secret
-        or settings.slack_client_id
-    ):
+    if settings.slack_configured:
         from bot.adapters.slack import SlackAdapter
 
         engine = store.engine if store is not None else None

@@ -128,6 +128,16 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @property
+    def slack_configured(self) -> bool:
+        """Any Slack setting is set: `run` starts the Slack adapter and `doctor` checks it."""
+        return bool(
+            self.slack_bot_token
+            or self.slack_app_token
+            or self.slack_signing_secret
+            or self.slack_client_id
+        )
+
     def analytics_config(self, *, with_garch: bool = True):
         """The analytics settings every command and monitor runs with (neutral band, liquidity
         exchanges); the monitors skip the GARCH fit."""

@@ -275,6 +275,21 @@ async def test_doctor_warns_when_the_slack_history_scope_is_missing(
     assert line(lines, "channels").startswith("ok")
 
 
+async def test_doctor_accepts_slack_in_oauth_mode(tmp_path, capsys, monkeypatch, slack):
+    """SLACK_CLIENT_ID (many workspaces): no one bot token to test, and none is missing."""
+    monkeypatch.setenv("DATABASE_URL", await make_database(tmp_path / "flows.db"))
+    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret")
+    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+
+    code, lines = await doctor(capsys)
+
+    assert code == 0, lines
+    assert line(lines, "slack").startswith("ok") and "OAuth" in line(lines, "slack")
+    assert not slack.calls_to("auth.test")
+
+
 async def test_doctor_lists_broken_channels(tmp_path, capsys, monkeypatch):
     url = await make_database(tmp_path / "flows.db")
     store = await Store.open(url)

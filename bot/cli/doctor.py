@@ -181,10 +181,7 @@ async def _check_broken_channels(url: str) -> tuple[str, str, str]:
 
 async def _check_platforms(settings) -> list[tuple[str, str, str]]:
     results = []
-    slack_configured = (
-        settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret
-    )
-    if slack_configured:
+    if settings.slack_configured:
         results.append(await _check_slack(settings))
     if settings.discord_token:
         results.append(await _check_discord(settings))
@@ -196,6 +193,13 @@ async def _check_platforms(settings) -> list[tuple[str, str, str]]:
 async def _check_slack(settings) -> tuple[str, str, str]:
     import aiohttp
 
+    if not settings.slack_bot_token and settings.slack_client_id:
+        # OAuth mode: each workspace's token is stored at install; there is no one token to test.
+        return (
+            OK,
+            "slack",
+            "OAuth install flow (SLACK_CLIENT_ID): tokens come from the workspaces' installs",
+        )
     if not settings.slack_bot_token:
         return FAIL, "slack", "SLACK_BOT_TOKEN is not set → copy the Bot User OAuth Token (xoxb-…)"
     url = settings.slack_api_url.rstrip("/") + "/auth.test"
