@@ -336,8 +336,10 @@ async def test_track_replies_with_the_record_and_its_chart(discord_standin, adap
 
 async def test_funds_lists_the_programs_behind_an_asset(discord_standin, adapter):
     """`/flows funds` is in the help and the Slack manifest; Discord offers it too."""
-    callback = await discord_standin.slash_command("funds", {"asset": "bitcoin"})
-    assert callback["type"] == 4
-    text = json.dumps(callback["data"])
+    deferred = await discord_standin.slash_command("funds", {"asset": "bitcoin"})
+    assert deferred["type"] == 5  # it may fetch live AUM: acknowledged first
+    await wait_until(lambda: discord_standin.followups, timeout=30)
+    [followup] = discord_standin.followups
+    text = json.dumps(followup)
     assert "BTC" in text and "AUM" in text
-    assert callback["data"]["allowed_mentions"] == NO_PINGS
+    assert followup["allowed_mentions"] == NO_PINGS

@@ -87,3 +87,28 @@ def test_status_json_of_an_asset_no_program_holds_has_nulls_not_zeros(capsys) ->
     assert rebalance["funds"] == []
     for key in ("trade_usd", "direction", "pct_adv", "aum_total_usd"):
         assert rebalance[key] is None, key
+
+
+async def test_the_console_takes_every_sub_command_without_the_slash_prefix() -> None:
+    """Bare words are commands when they are sub-commands (`funds BTC` as well as `status BTC`);
+    anything else gets the hint."""
+    import io
+
+    from bot.adapters.console import ConsoleAdapter
+    from bot.commands.parse import SUBCOMMANDS
+    from bot.messages import Message
+
+    seen: list[str] = []
+
+    async def handle(ctx, text: str) -> Message:
+        seen.append(text)
+        return Message(title="ok", summary="")
+
+    output = io.StringIO()
+    console = ConsoleAdapter(output=output)
+    await console.start(handle)
+    for word in SUBCOMMANDS:
+        assert await console.execute(f"{word} BTC") is not None
+    assert await console.execute("hello there") is None
+    assert seen == [f"{word} BTC" for word in SUBCOMMANDS]
+    assert "Commands start with /flows" in output.getvalue()

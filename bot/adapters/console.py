@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bot.adapters.base import ChatAdapter, CommandHandler, Destination, Pacing
 from bot.commands.context import CommandContext
+from bot.commands.parse import SUBCOMMANDS
 from bot.messages import Message
 
 CONSOLE_CHANNEL = "console"
@@ -94,7 +95,7 @@ class ConsoleAdapter(ChatAdapter):
             raise RuntimeError("console adapter not started")
         if text.startswith("/flows"):
             text = text[len("/flows") :]
-        elif text.split(" ", 1)[0].lower() not in _COMMAND_WORDS:
+        elif text.split(" ", 1)[0].lower() not in SUBCOMMANDS:
             self.print(f"Commands start with /flows. {PROMPT_HINT}")
             return None
         return await self._handle(self.context(), text.strip())
@@ -110,10 +111,3 @@ class ConsoleAdapter(ChatAdapter):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-
-
-_COMMAND_WORDS = {"watch", "unwatch", "list", "status", "calendar", "mute", "unmute", "help", "ask"}
-_COMMAND_WORDS |= {"positioning"}
-_COMMAND_WORDS |= {"gamma"}
-_COMMAND_WORDS |= {"why"}
-_COMMAND_WORDS |= {"track"}

@@ -46,7 +46,7 @@ from bot.adapters.base import (
     Pacing,
 )
 from bot.commands.context import CommandContext
-from bot.commands.parse import ALERT_KINDS
+from bot.commands.parse import ALERT_KINDS, SLOW_COMMANDS
 from bot.messages import Message, error_message
 from bot.settings import Settings
 from flows.assets import ASSETS, find_asset
@@ -54,8 +54,6 @@ from flows.assets import ASSETS, find_asset
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
-SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track", "why"})
-"""Sub-commands that may take longer than Discord's 3 s: deferred, then answered by follow-up."""
 NONCE_LENGTH = 25
 MAX_CHOICES = 25
 RATE_LIMIT_WAIT_CAP = 30.0

@@ -58,6 +58,7 @@ from bot.adapters.base import (
     Pacing,
 )
 from bot.commands.context import CommandContext
+from bot.commands.parse import SLOW_COMMANDS
 from bot.messages import Message, error_message
 from bot.settings import Settings
 
@@ -66,8 +67,6 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
 COMMAND = "/flows"
 EVENTS_PATH = "/slack/events"
-SLOW_COMMANDS = frozenset({"status", "ask", "calendar", "positioning", "gamma", "track", "why"})
-"""Sub-commands that fetch market data: acknowledged with a 'working' note, answered later."""
 
 REPLAY_WINDOW_SECONDS = 300.0
 """A signed request verifies for 5 minutes (bolt rejects older timestamps), so a captured one could

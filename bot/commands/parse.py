@@ -68,6 +68,11 @@ SUBCOMMANDS = (
     "track",
     "why",
 )
+SLOW_COMMANDS = frozenset(
+    {"status", "ask", "calendar", "positioning", "gamma", "funds", "track", "why"}
+)
+"""Sub-commands that fetch market data or fund AUM: the chat adapters acknowledge them with a
+'working' note at once (Slack and Discord want an answer within 3 s) and answer later."""
 MAX_MUTE = dt.timedelta(days=30)
 
 _MENTION = re.compile(r"@(everyone|here|channel)\b|<[!@#][^>]*>|<@&?\d+>|@&?\d{5,}", re.IGNORECASE)
