@@ -177,6 +177,18 @@ def _months_back(year: int, month: int, step: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+def period_end_on_or_after(day: dt.date, schedule: Schedule) -> dt.date:
+    """The earliest month- or quarter-last-session on or after `day` (a fund's next rebalance)."""
+    year, month = day.year, day.month
+    if schedule == "quarterly":
+        month = ((month - 1) // 3 + 1) * 3
+    last = last_session_of_month(year, month)
+    if last < day:
+        year, month = _months_back(year, month, -(3 if schedule == "quarterly" else 1))
+        last = last_session_of_month(year, month)
+    return last
+
+
 @lru_cache(maxsize=4096)
 def period_end_before(day: dt.date, schedule: Schedule) -> dt.date:
     """The latest month- or quarter-last-session strictly before `day` (a fund's base date)."""

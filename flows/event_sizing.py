@@ -27,15 +27,7 @@ ADV_SESSIONS = 20
 
 def next_period_end(kind: str, day: dt.date) -> dt.date:
     """The first month- or quarter-last-session on or after `day`."""
-    year, month = day.year, day.month
-    if kind == "quarter_end":
-        month = ((month - 1) // 3 + 1) * 3
-    last = calendar.last_session_of_month(year, month)
-    if last < day:
-        step = 3 if kind == "quarter_end" else 1
-        index = year * 12 + month - 1 + step
-        last = calendar.last_session_of_month(index // 12, index % 12 + 1)
-    return last
+    return calendar.period_end_on_or_after(day, "quarterly" if kind == "quarter_end" else "monthly")
 
 
 def funds_for(kind: str, registry: FundRegistry) -> tuple[RebalancingFund, ...]:

@@ -144,8 +144,3 @@ def data_lag(
         if last_bars[symbol] < reference and last_bars[symbol] != data_end:
             limited_by = f"{symbol} ends {last_bars[symbol]:%a %Y-%m-%d}"
     return DataLag(data_end=data_end, today=today, days_behind=behind, limited_by=limited_by)
-
-
-def as_of_hint(last_bar: dt.date, option: str = "--as-of") -> str:
-    """The CLI's hint after a stale line."""
-    return f"pass {option} {last_bar} or earlier"

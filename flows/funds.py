@@ -363,17 +363,7 @@ class _Context:
             raise self.fail(
                 "fund", entry, f"rebalance must be 'quarterly' or 'monthly', got {schedule!r}"
             )
-        raw_weights = entry["weights"]
-        if not isinstance(raw_weights, dict) or not raw_weights:
-            raise self.fail("fund", entry, "weights must be a table like { SPY = 0.6, AGG = 0.4 }")
-        weights: dict[str, float] = {}
-        for symbol, weight in raw_weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-                raise self.fail("fund", entry, f"weight of {symbol} must be a number above 0")
-            weights[symbol.strip().upper()] = float(weight)
-        total = sum(weights.values())
-        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-            raise self.fail("fund", entry, f"weights sum to {total:.6g}, they must sum to 1")
+        weights = self.weights("fund", entry, "weights")
         return RebalancingFund(
             name=entry["name"].strip(),
             aum_usd=self.number("fund", entry, "aum_usd", positive=True),

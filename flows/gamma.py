@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flows import freshness
 from flows.assets import get_asset
 from flows.errors import InputError, MarketDataError
 from flows.marketdata import MarketData
@@ -18,7 +19,7 @@ from flows.models.gamma import (
     validate_spot,
 )
 from flows.options.chain import ChainSource
-from flows.status import source_label, today_utc
+from flows.status import source_label
 
 SPOT_MAX_STALENESS_DAYS = 5
 """A close older than this before the chain's day is not the chain's spot."""
@@ -49,7 +50,7 @@ async def build_gamma(
     validate_rate(rate)
     if spot is not None:
         validate_spot(spot)
-    today = today_utc()
+    today = freshness.today_utc()
     if as_of is not None and as_of > today:
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
     chain = await chains.chain(asset.symbol, as_of)

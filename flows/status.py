@@ -32,8 +32,6 @@ NEUTRAL_BAND_FALLBACK_USD = 1e6
 """The neutral band when neither a liquidity yardstick nor the asset's own volume is known."""
 HISTORY_DAYS = 3 * 365
 """How far back a status fetches: enough for the GARCH fit and the regime path."""
-MAX_STALENESS_DAYS = freshness.ALLOWANCE_DAYS
-"""Kept for callers of the old name: the freshness rule's allowance for a recent as-of."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +61,6 @@ def symbols_for(asset: Asset, registry: FundRegistry) -> set[str]:
     for fund in registry.holding(asset.symbol):
         symbols |= set(fund.weights)
     return symbols
-
-
-def today_utc() -> dt.date:
-    return freshness.today_utc()
 
 
 async def load_frames(

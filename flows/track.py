@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from flows import calendar
-from flows.assets import Asset, is_crypto
+from flows import calendar, freshness
+from flows.assets import Asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
@@ -41,7 +41,6 @@ from flows.status import (
     source_label,
     status_from_frames,
     symbols_for,
-    today_utc,
 )
 
 DEFAULT_SINCE = dt.date(2021, 1, 1)
@@ -300,8 +299,7 @@ def _covers(frame: pd.DataFrame | None, symbol: str, as_of: dt.date) -> bool:
     `status` makes for a past as-of."""
     if frame is None or frame.empty:
         return False
-    needed = as_of if is_crypto(symbol) else calendar.session_on_or_before(as_of)
-    return frame.index[-1].date() >= needed
+    return frame.index[-1].date() >= freshness.required_last_bar(symbol, as_of)
 
 
 def estimable_windows(
@@ -425,7 +423,7 @@ async def build_track(
     """Fetch once, then the record of every window whose last session is in [start, end]."""
     config = config or AnalyticsConfig(with_garch=False)
     asset = resolve_asset(asset_text, registry)
-    today = today_utc()
+    today = freshness.today_utc()
     end = min(end or today, today)
     windows = windows_between(start, end, monthly)
     kind = "month-end" if monthly else "quarter-end"

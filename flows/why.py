@@ -46,7 +46,7 @@ def _unknown(source: str, asset: str, day: dt.date, reason: str, kind: str) -> F
 
 def _next_rebalance(fund: FundDrift, day: dt.date) -> dt.date:
     schedule = "monthly" if fund.rebalance == "monthly" else "quarterly"
-    return rebalance_model.next_rebalance_day(day, schedule)
+    return calendar.period_end_on_or_after(day, schedule)
 
 
 def rebalancing_rows(

@@ -149,9 +149,7 @@ def name_resolution_failure(exc: BaseException) -> str | None:
         text = str(current).lower()
         if isinstance(current, socket.gaierror) or any(m in text for m in _RESOLVE_FAILURES):
             if host is None:
-                match = re.search(
-                    r"resolve host:?[ \t]*([\w-]+(?:\.[\w-]+)+)", str(current), re.IGNORECASE
-                )
+                match = _RESOLVE_HOST.search(str(current))
                 host = match.group(1).rstrip(".") if match else None
             return host or "the data provider's host"
         pending += [current.__cause__, current.__context__]

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import brentq
 
 from flows.errors import InputError, MarketDataError
 from flows.models.estimate import FlowEstimate, FlowTiming
@@ -145,6 +144,8 @@ def zero_gamma(prepared: PreparedChain, spot: float) -> float | None:
 
     Sign changes are located on a grid 0.5 % of S apart (scanned in float32), each bracket near
     spot is re-checked in float64 with its neighbours and refined with Brent's method."""
+    from scipy.optimize import brentq
+
     levels = np.linspace(SEARCH_LOW * spot, SEARCH_HIGH * spot, GRID_POINTS)
     signs = np.sign(total_gex_curve(prepared, levels, np.float32))
     rough = np.flatnonzero(signs[:-1] * signs[1:] < 0)

@@ -19,24 +19,13 @@ from flows.results import FundDrift, RebalanceEstimate
 SOURCE = "rebalance"
 
 
-def next_rebalance_day(as_of: dt.date, schedule: str) -> dt.date:
-    """The month- or quarter-end last session on or after `as_of`."""
-    if schedule == "quarterly":
-        return calendar.quarter_end_status(as_of).last_session
-    last = calendar.last_session_of_month(as_of.year, as_of.month)
-    if last < as_of:
-        year, month = (as_of.year + 1, 1) if as_of.month == 12 else (as_of.year, as_of.month + 1)
-        last = calendar.last_session_of_month(year, month)
-    return last
-
-
 def _timing(as_of: dt.date, schedules: set[str]) -> FlowTiming:
     if schedules == {"monthly"}:
-        return FlowTiming(kind="at_close", start=next_rebalance_day(as_of, "monthly"))
+        return FlowTiming(kind="at_close", start=calendar.period_end_on_or_after(as_of, "monthly"))
     quarter = calendar.quarter_end_status(as_of)
     start = min(max(quarter.window_start, as_of), quarter.last_session)
     if "monthly" in schedules:
-        start = min(start, next_rebalance_day(as_of, "monthly"))
+        start = min(start, calendar.period_end_on_or_after(as_of, "monthly"))
     return FlowTiming(kind="window", start=start, end=quarter.last_session)
 
 

@@ -1,14 +1,11 @@
 """Option chains as data: live (Yahoo Finance, Deribit), a CSV directory, or SAMPLE DATA.
 
-`open_chain_source(spec)` mirrors `flows.marketdata.open_source`: `live`, `sample` or the path of
+`chain_source_for(bar_source)` picks the chain source matching a bar source: `live`, `sample` or
 a directory holding `SYMBOL_options.csv` files.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flows.errors import InputError
 from flows.options.chain import (
     CHAIN_COLUMNS,
     OPTION_ASSETS,
@@ -24,28 +21,7 @@ __all__ = [
     "OptionChain",
     "chain_source_for",
     "default_multiplier",
-    "open_chain_source",
 ]
-
-
-def open_chain_source(spec: str) -> ChainSource:
-    spec = spec.strip()
-    if spec == "sample":
-        from flows.options.sample import SampleChainSource
-
-        return SampleChainSource()
-    if spec == "live":
-        from flows.options.live import LiveChainSource
-
-        return LiveChainSource()
-    path = Path(spec).expanduser()
-    if not path.is_dir():
-        raise InputError(
-            f"--source {spec!r} is neither 'live', 'sample' nor a directory of CSV files"
-        )
-    from flows.options.csvdir import CsvChainSource
-
-    return CsvChainSource(path)
 
 
 def chain_source_for(bar_source) -> ChainSource:

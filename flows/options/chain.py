@@ -9,7 +9,6 @@ option type, and a chain with no open interest at all.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -181,14 +180,6 @@ def _check(asset: str, source: str, numbers: dict[str, np.ndarray]) -> None:
             )
     if not (numbers["open_interest"] > 0).any():
         raise MarketDataError(asset, source, "the option chain has no open interest")
-
-
-def finite_or_none(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 @runtime_checkable

@@ -10,12 +10,11 @@ from flows.positioning.data import (
     EtfFund,
     PositioningSource,
     covered_assets,
-    derivatives_assets,
     etf_funds,
     funds_for,
     require_covered,
 )
-from flows.positioning.factory import open_positioning_source, positioning_source_for
+from flows.positioning.factory import positioning_source_for
 
 __all__ = [
     "DERIVS_COLUMNS",
@@ -23,10 +22,8 @@ __all__ = [
     "EtfFund",
     "PositioningSource",
     "covered_assets",
-    "derivatives_assets",
     "etf_funds",
     "funds_for",
-    "open_positioning_source",
     "positioning_source_for",
     "require_covered",
 ]

@@ -63,10 +63,6 @@ def funds_for(asset: str, kinds: tuple[FundKind, ...] = ("spot", "index")) -> li
     return [f for f in etf_funds() if f.asset == asset.upper() and f.kind in kinds]
 
 
-def derivatives_assets() -> tuple[str, ...]:
-    return DERIVATIVES_ASSETS
-
-
 def covered_assets() -> tuple[str, ...]:
     """Every asset the positioning model can read something for."""
     return tuple(sorted(set(DERIVATIVES_ASSETS) | {f.asset for f in etf_funds()}))

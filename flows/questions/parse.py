@@ -146,9 +146,9 @@ class ParsedQuestion:
     """It asks for investment advice or a price call rather than flows."""
     unknown_tickers: tuple[str, ...]
     past_tense: bool = False
+    """'Did funds sell in June?': an undated month or quarter is the latest already begun."""
     assets_assumed: bool = False
     """No asset named in a positioning / ETF-flow question: BTC is assumed (and said)."""
-    """'Did funds sell in June?': an undated month or quarter is the latest already begun."""
     fund_kinds: frozenset[str] = frozenset()
     """Kinds of rebalancing programs the words name (flows.fund_kinds); empty: all count."""
     kind_words: tuple[str, ...] = ()
@@ -259,6 +259,7 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         window = window or read_window("this week")
         if not assets:
             assets, assumed = ("BTC",), True
+    asks = _ask(normalized)
     return ParsedQuestion(
         text=raw,
         normalized=normalized,
@@ -266,9 +267,9 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         window=window,
         sources=sources,
         unsupported_sources=unsupported,
-        asks=_ask(normalized),
+        asks=asks,
         about_flows=bool(sources or unsupported or _FLOW_WORDS.search(normalized))
-        or _ask(normalized) == "accuracy",
+        or asks == "accuracy",
         advice=bool(_ADVICE.search(normalized)),
         unknown_tickers=() if assets else _unknown_tickers(raw, assets),
         past_tense=bool(_PAST_TENSE.search(normalized)),

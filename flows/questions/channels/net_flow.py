@@ -15,12 +15,6 @@ from flows.questions.windows import ResolvedWindow
 from flows.questions.wording import usd
 
 
-def _signed(amount: float | None) -> str:
-    if amount is None:
-        return "unknown"
-    return ("+" if amount > 0 else "−" if amount < 0 else "") + usd(abs(amount))
-
-
 class NetFlowChannel:
     name = "net_flow"
     label = "net mechanical flow"
@@ -47,7 +41,7 @@ class NetFlowChannel:
         from flows.why import build_why
 
         chains = chain_source_for(market.source)
-        positioning = getattr(market, "positioning", None) or positioning_source_for(market)
+        positioning = positioning_source_for(market)
         try:
             return await build_why(
                 symbol,
@@ -69,7 +63,8 @@ class NetFlowChannel:
         if not isinstance(ledger, Ledger):
             return not_sized(self, "no ledger was built")
         rows = "; ".join(
-            f"{row.source} {_signed(row.usd)}" for row in [*ledger.rows, *ledger.real_money_rows]
+            f"{row.source} {usd(row.usd, signed=True)}"
+            for row in [*ledger.rows, *ledger.real_money_rows]
         )
         move = "unknown" if ledger.move_pct is None else f"{ledger.move_pct:+.2f}%"
         detail = (

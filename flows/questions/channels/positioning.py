@@ -34,10 +34,6 @@ class Prefetched:
     assumed_asset: bool
 
 
-def _signed(amount: float) -> str:
-    return f"{'+' if amount > 0 else '−' if amount < 0 else ''}{usd(abs(amount))}"
-
-
 async def _prefetch(
     symbol: str, market, window: ResolvedWindow, as_of: dt.date, parsed
 ) -> Prefetched:
@@ -109,7 +105,7 @@ class PositioningChannel:
             total = float(sum(d.forced_flow_usd or 0.0 for d in known))
             detail = (
                 f"{head}: hedge unwinding (inverse-ETF outflows × |leverage|) nets "
-                f"{_signed(total)} over {len(known)} session(s); VIX "
+                f"{usd(total, signed=True)} over {len(known)} session(s); VIX "
                 + ", ".join(
                     f"{d.date:%b %d} {d.vix_change_pct:+.1f}%"
                     for d in days
@@ -123,7 +119,9 @@ class PositioningChannel:
             f"{len(items)} {LABELS[label]} day(s)"
             + (
                 " ("
-                + ", ".join(f"{d.date:%b %d} {_signed(d.forced_flow_usd or 0.0)}" for d in items)
+                + ", ".join(
+                    f"{d.date:%b %d} {usd(d.forced_flow_usd or 0.0, signed=True)}" for d in items
+                )
                 + ")"
                 if label in ("short_covering", "long_liquidation") and items
                 else ""
@@ -139,7 +137,7 @@ class PositioningChannel:
                 if latest.funding_rate is not None
                 else ""
             )
-            oi = _signed(latest.oi_change_usd) if latest.oi_change_usd is not None else "unknown"
+            oi = usd(latest.oi_change_usd, signed=True)
             price = (
                 f"{latest.price_change_pct:+.2f}%"
                 if latest.price_change_pct is not None
@@ -198,7 +196,7 @@ class EtfFlowsChannel:
                 else:
                     by_fund[fund] = by_fund.get(fund, 0.0) + value
         funds = ", ".join(
-            f"{fund} {_signed(value)}"
+            f"{fund} {usd(value, signed=True)}"
             for fund, value in sorted(by_fund.items(), key=lambda kv: -abs(kv[1]))
         )
         word = "inflows" if total > 0 else "outflows" if total < 0 else "no net flow"

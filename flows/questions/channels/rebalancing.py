@@ -27,7 +27,12 @@ from flows.questions.channels.base import (
 )
 from flows.questions.results import ChannelFlow, Drift, RebalanceFundFlow
 from flows.questions.wording import side
-from flows.rebalance import drifted_weights, price_on_or_before, rebalance_trades
+from flows.rebalance import (
+    drifted_weights,
+    price_on_or_before,
+    rebalance_trades,
+    trades_this_period,
+)
 
 
 class RebalancingChannel:
@@ -193,8 +198,6 @@ def _growth(inputs: ChannelInput, symbol: str, base: dt.date, day: dt.date, fund
 def _off_calendar_notes(registry: FundRegistry, symbol: str, as_of: dt.date) -> list[str]:
     """Why the annual and calendar-free programs holding `symbol` are not in the figure, e.g.
     "FBAL: annual rebalance in June; no calendar trade this quarter"."""
-    from flows.rebalance import trades_this_period
-
     notes = []
     for fund in registry.holding(symbol):
         if fund.rebalance in ("monthly", "quarterly"):
