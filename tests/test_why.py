@@ -283,3 +283,35 @@ def test_status_shows_the_net_line_of_the_why_ledger(capsys):
     assert f"verdict {ledger['verdict']}" in line and "flows-bot why BTC" in line
     # The JSON contract of status is unchanged: no ledger in it.
     assert "net_mechanical_usd" not in json.dumps(run_json(["status", "BTC"], capsys))
+
+
+async def test_the_net_flow_monitor_reuses_the_status_the_tick_computed(tmp_path, monkeypatch):
+    """One tick computes each watched asset's status once: the net-flow ledger takes the
+    tick's report instead of building the status again (a second round of fetches)."""
+    import datetime as dt
+
+    import flows.why
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+    built: list[str] = []
+    original = flows.why.build_status
+
+    async def counting_build_status(asset, *args, **kwargs):
+        built.append(str(asset))
+        return await original(asset, *args, **kwargs)
+
+    monkeypatch.setattr(flows.why, "build_status", counting_build_status)
+    settings = sample_settings(tmp_path, net_flow_threshold_usd=1.0)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter], today=None)
+    await app.start_adapters()
+    try:
+        await adapter.command("watch BTC net_flow", channel="flows-desk")
+        built.clear()
+        result = await app.tick(as_of=dt.date(2026, 12, 2))
+        assert [event.kind for event in result.alerts if event.kind == "net_flow"]
+        assert built == []
+    finally:
+        await store.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.monitors.evaluate import AlertEvent
 from bot.render.why import verdict_sentence, why_chart, why_message
@@ -16,6 +16,7 @@ from bot.settings import Settings
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.models.ledger import Ledger
+from flows.results import StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,10 @@ async def net_flow_alerts(
     settings: Settings,
     as_of: dt.date,
     charts: bool = True,
+    reports: Mapping[str, StatusReport] | None = None,
 ) -> tuple[list[AlertEvent], dict[str, str]]:
-    """Events and errors (by asset) for the assets watched for `net_flow`."""
+    """Events and errors (by asset) for the assets watched for `net_flow`. `reports`: statuses
+    already computed for `as_of` (the tick's), reused rather than built again."""
     from bot.flow_sources import flow_sources, ledger_for
 
     events: list[AlertEvent] = []
@@ -48,7 +51,14 @@ async def net_flow_alerts(
         for asset in assets:
             try:
                 ledger = await ledger_for(
-                    asset, market, registry, settings, sources, as_of=as_of, with_garch=False
+                    asset,
+                    market,
+                    registry,
+                    settings,
+                    sources,
+                    as_of=as_of,
+                    status=(reports or {}).get(asset),
+                    with_garch=False,
                 )
             except FlowsError as exc:
                 errors[asset] = str(exc)

@@ -30,6 +30,7 @@ from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
 from flows.marketdata.liquidity import fetch_liquidity
+from flows.results import StatusReport
 from flows.status import (
     HISTORY_DAYS,
     AnalyticsConfig,
@@ -123,9 +124,14 @@ async def run_tick(
         else:
             frames[symbol] = frame
 
-    for asset in assets.values():
-        # The liquidity yardstick each % threshold and % of liquidity is measured against.
-        frames |= await fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
+    # The liquidity yardstick each % threshold and % of liquidity is measured against.
+    for liquidity in await asyncio.gather(
+        *(
+            fetch_liquidity(market, asset, start, as_of, config.spot_exchanges)
+            for asset in assets.values()
+        )
+    ):
+        frames |= liquidity
     kinds_states = {kind: await store.get_states(kind, assets) for kind in MONITORS}
     known_reports = None
     if _watching(by_asset, "calendar"):
@@ -135,6 +141,7 @@ async def run_tick(
     label = source_label(market)
     new_alerts: list[NewAlert] = []
     new_states: dict[tuple[str, str], dict] = {}
+    reports: dict[str, StatusReport] = {}
     for symbol, asset in assets.items():
         needed = symbols_for(asset, registry)
         missing = sorted(needed - frames.keys())
@@ -149,6 +156,7 @@ async def run_tick(
             result.errors[symbol] = str(exc)
             continue
         result.assets += 1
+        reports[symbol] = report
         watchers = by_asset[symbol]
         thresholds = {subscription_threshold(s, settings) for s in watchers.get("drift", ())}
         states = {kind: kinds_states[kind].get(symbol) for kind in MONITORS}
@@ -173,7 +181,9 @@ async def run_tick(
                 new_alerts.append(alert)
                 result.alerts.append(event)
     await _gamma(store, market, by_asset, settings, as_of, charts, new_alerts, new_states, result)
-    await _net_flow(store, market, registry, by_asset, settings, as_of, charts, new_alerts, result)
+    await _net_flow(
+        store, market, registry, by_asset, settings, as_of, charts, new_alerts, result, reports
+    )
     recorded = await _record(store, new_alerts, new_states, result)
     await record_live_calls(store, result.alerts, recorded, label)
     for symbol, error in result.errors.items():
@@ -217,16 +227,17 @@ async def _queue(events, by_asset, settings, charts, new_alerts, result) -> None
 
 
 async def _net_flow(
-    store, market, registry, by_asset, settings, as_of, charts, new_alerts, result
+    store, market, registry, by_asset, settings, as_of, charts, new_alerts, result, reports
 ) -> None:
-    """The daily net mechanical-flow digest for assets someone watches with kind `net_flow`."""
+    """The daily net mechanical-flow digest for assets someone watches with kind `net_flow`;
+    `reports`: the statuses this tick computed, which the ledgers reuse."""
     watched = _watching(by_asset, "net_flow")
     if not watched:
         return
     from bot.monitors.net_flow import net_flow_alerts
 
     events, errors = await net_flow_alerts(
-        store, market, registry, watched, settings, as_of, charts
+        store, market, registry, watched, settings, as_of, charts, reports=reports
     )
     for asset, error in errors.items():
         result.errors[f"{asset} net_flow"] = error
