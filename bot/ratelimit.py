@@ -1,4 +1,4 @@
-"""Sliding-window pacing for outgoing messages: N per window per channel, plus a global rate."""
+"""Pacing for outgoing messages: N per window per channel, plus a workspace or bot rate."""
 
 from __future__ import annotations
 
@@ -6,45 +6,6 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-
-
-class SlidingWindowLimiter:
-    """At most `limit` acquisitions in any `window` seconds; `pause(s)` blocks for s seconds
-    (a platform's Retry-After)."""
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], object] = asyncio.sleep,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._sleep = sleep
-        self._stamps: deque[float] = deque()
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
-
-    def delay(self) -> float:
-        """Seconds to wait before the next acquisition is allowed."""
-        now = self._clock()
-        while self._stamps and now - self._stamps[0] >= self.window:
-            self._stamps.popleft()
-        wait = max(0.0, self._paused_until - now)
-        if len(self._stamps) >= self.limit:
-            wait = max(wait, self.window - (now - self._stamps[0]))
-        return wait
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while (wait := self.delay()) > 0:
-                await self._sleep(wait)  # type: ignore[misc]
-            self._stamps.append(self._clock())
 
 
 class ResponsePacer:

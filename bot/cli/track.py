@@ -58,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
     from bot.cli.common import load_inputs, print_json, run_with_market
     from bot.render.track_text import render_track_text
     from flows.errors import InputError
-    from flows.status import AnalyticsConfig, resolve_asset
+    from flows.status import resolve_asset
     from flows.track import build_track, tracked_registry
 
     if args.start and args.end and args.end < args.start:
@@ -73,9 +73,7 @@ def handle(args: argparse.Namespace) -> int:
             market, lambda: _live(settings.database_url, asset.symbol, args.start, args.end)
         )
     else:
-        config = AnalyticsConfig(
-            neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
-        )
+        config = settings.analytics_config(with_garch=False)
         start = args.start or settings.track_since
         record = run_with_market(
             market,

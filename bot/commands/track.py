@@ -21,7 +21,6 @@ MAX_ROWS = 12
 
 async def track_reply(service, command: ParsedCommand) -> Message:
     from bot.monitors.track_live import live_track_record
-    from flows.status import AnalyticsConfig
     from flows.track import build_track, tracked_registry
 
     settings = service.settings
@@ -40,9 +39,7 @@ async def track_reply(service, command: ParsedCommand) -> Message:
                 settings.track_since,
                 service.clock().date(),
                 monthly=option == "monthly",
-                config=AnalyticsConfig(
-                    neutral_band_pct_adv=settings.neutral_band_pct_adv, with_garch=False
-                ),
+                config=settings.analytics_config(with_garch=False),
             )
         finally:
             await market.close()

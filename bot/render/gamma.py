@@ -108,11 +108,11 @@ def gamma_message(result: GammaResult, chart: Path | None = None) -> Message:
 
 def gamma_chart(result: GammaResult, path: Path) -> Path:
     """GEX by strike (calls up, puts down) with spot, zero gamma and the walls marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
+
+    from bot.render.charts import _figure, _stamp
+
+    plt = _figure()
 
     low, high = (0.6, 1.4) if result.asset in ("BTC", "ETH", "SOL") else STRIKE_RANGE
     strikes = result.strikes
@@ -156,18 +156,7 @@ def gamma_chart(result: GammaResult, path: Path) -> Path:
         fontsize=7,
         color="#555",
     )
-    if result.sample:
-        figure.text(
-            0.5,
-            0.5,
-            "SAMPLE DATA",
-            fontsize=40,
-            color="red",
-            alpha=0.18,
-            ha="center",
-            va="center",
-            rotation=20,
-        )
+    _stamp(figure, result.sample)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.messages import Message, MessageField
 from bot.render.numbers import usd
+from bot.render.status_text import SAMPLE_BANNER
 from bot.render.table import text_table
 from flows import freshness
 from flows.models.ledger import Ledger, LedgerRow
@@ -36,7 +37,6 @@ VERDICT_WORDS = {
     "mixed": "mixed: neither side clearly leads",
     "unknown": "verdict unknown",
 }
-SAMPLE_BANNER = "*** SAMPLE DATA — synthetic prices, not market data ***"
 
 
 def label(source: str) -> str:
