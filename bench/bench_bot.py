@@ -151,7 +151,7 @@ async def main() -> None:
         await warm_record_lines(
             [resolve_asset(symbol, registry) for symbol in symbols],
             WARM_UP,
-            MarketData(source),
+            MarketData(FrameSource(frames)),  # its own source: not counted as the ticks' fetches
             registry,
             settings.track_since,
             AnalyticsConfig(with_garch=False),

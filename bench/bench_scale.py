@@ -39,7 +39,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bot.adapters.discord import nonce_for  # noqa: E402
 from storage import NewAlert, Store  # noqa: E402
-from tests.postgres import throwaway_postgres  # noqa: E402
+from tests.postgres import throwaway_postgres, wipe_public_schema  # noqa: E402
 from tests.standins.discord_server import DiscordStandIn  # noqa: E402
 from tests.standins.slack_server import SlackStandIn  # noqa: E402
 
@@ -78,11 +78,7 @@ class Outcome:
 
 async def reset(url: str) -> None:
     """An empty schema at head (each run starts from nothing)."""
-    store = await Store.open(url, migrate=False)
-    async with store.engine.begin() as connection:
-        await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        await connection.execute(sa.text("CREATE SCHEMA public"))
-    await store.close()
+    await wipe_public_schema(url)
     await (await Store.open(url)).close()
 
 

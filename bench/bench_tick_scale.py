@@ -36,16 +36,12 @@ from flows.funds import parse_registry  # noqa: E402
 from flows.marketdata import MarketData  # noqa: E402
 from flows.status import AnalyticsConfig, resolve_asset  # noqa: E402
 from storage.store import Store  # noqa: E402
-from tests.postgres import throwaway_postgres  # noqa: E402
+from tests.postgres import throwaway_postgres, wipe_public_schema  # noqa: E402
 
 
 async def empty(url: str) -> None:
     if url.startswith("postgresql"):
-        store = await Store.open(url, migrate=False)
-        async with store.engine.begin() as connection:
-            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await connection.execute(sa.text("CREATE SCHEMA public"))
-        await store.close()
+        await wipe_public_schema(url)
 
 
 FIRINGS = 3

@@ -106,6 +106,11 @@ def _target_clause(
     )
 
 
+def _free(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """The deliveries nobody holds a live lease on (storage/leases.py)."""
+    return sa.or_(_DELIVERIES.c.lease_until.is_(None), _DELIVERIES.c.lease_until <= now)
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

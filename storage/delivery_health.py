@@ -17,6 +17,7 @@ from storage._common import (
     _bump,
     _clip,
     _platform,
+    _target_clause,
 )
 from storage.models import (
     DELIVERY_FAILED,
@@ -94,20 +95,9 @@ class DeliveryHealthMixin(StoreBase):
     ) -> BrokenDestination:
         """The platform refuses this channel (or this user's DM): every subscription there is
         marked broken and every pending delivery to it failed, in one transaction."""
-        s, d = _SUBSCRIPTIONS.c, _DELIVERIES.c
         platform = _platform(platform)
-        where_subs = sa.and_(
-            s.platform == platform,
-            s.workspace == (workspace or ""),
-            s.channel == channel,
-            s.user == (user or ""),
-        )
-        where_deliveries = sa.and_(
-            d.platform == platform,
-            d.workspace == (workspace or ""),
-            d.channel == channel,
-            d.user == (user or ""),
-        )
+        where_subs = _target_clause(_SUBSCRIPTIONS, platform, workspace, channel, user)
+        where_deliveries = _target_clause(_DELIVERIES, platform, workspace, channel, user)
         return await self._break(where_subs, where_deliveries, reason)
 
     async def break_workspace(
@@ -127,19 +117,14 @@ class DeliveryHealthMixin(StoreBase):
     async def _break(self, where_subs, where_deliveries, reason: str) -> BrokenDestination:
         s, d = _SUBSCRIPTIONS.c, _DELIVERIES.c
         async with self._engine.begin() as connection:
-            subscribers = (
-                await connection.execute(
-                    sa.select(s.created_by_id)
-                    .where(where_subs, s.status == SUBSCRIPTION_ACTIVE)
-                    .distinct()
-                )
-            ).scalars()
-            subscriber_ids = tuple(sorted({sid for sid in subscribers if sid}))
             changed = await connection.execute(
                 sa.update(_SUBSCRIPTIONS)
                 .where(where_subs, s.status == SUBSCRIPTION_ACTIVE)
                 .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
+                .returning(s.created_by_id)
             )
+            subscribers = changed.scalars().all()  # one per subscription stopped
+            subscriber_ids = tuple(sorted({sid for sid in subscribers if sid}))
             await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
             failed = await connection.execute(
                 sa.update(_DELIVERIES)
@@ -150,7 +135,7 @@ class DeliveryHealthMixin(StoreBase):
                     last_error=_clip(f"channel broken: {reason}"),
                 )
             )
-            return BrokenDestination(changed.rowcount, failed.rowcount, subscriber_ids)
+            return BrokenDestination(len(subscribers), failed.rowcount, subscriber_ids)
 
     async def resume_channel(
         self, *, platform: str, workspace: str, channel: str, user: str | None = None
@@ -159,12 +144,7 @@ class DeliveryHealthMixin(StoreBase):
         subscriptions of this channel (or DM), and those stopped with their whole workspace,
         become active. Returns how many."""
         s = _SUBSCRIPTIONS.c
-        here = sa.and_(
-            s.platform == _platform(platform),
-            s.workspace == (workspace or ""),
-            s.channel == channel,
-            s.user == (user or ""),
-        )
+        here = _target_clause(_SUBSCRIPTIONS, _platform(platform), workspace, channel, user)
         workspace_wide = sa.and_(
             s.platform == platform,
             s.workspace == (workspace or ""),

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 
-from storage._common import _DELIVERIES, StoreBase, _chunks
+from storage._common import _DELIVERIES, StoreBase, _chunks, _free
 from storage.models import DELIVERY_PENDING, Alert, Delivery, utcnow
 
 CLAIM_LOCK_KEY = 0x666C6F7773_01
@@ -39,10 +39,6 @@ class ClaimedDelivery:
     reclaimed: bool
     """An earlier attempt began and never settled (its worker died or lost its lease): the
     platform may already have the message."""
-
-
-def _free(now: dt.datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(_DELIVERIES.c.lease_until.is_(None), _DELIVERIES.c.lease_until <= now)
 
 
 class OutboxLeaseMixin(StoreBase):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from storage._common import StoreBase, _clip
-from storage.models import Alert, LiveRecord, utcnow
+from storage._common import _ALERTS, StoreBase, _clip
+from storage.models import LiveRecord, utcnow
 
 _LIVE = LiveRecord.__table__
 
@@ -70,8 +70,8 @@ class LiveRecordsMixin(StoreBase):
             alert_ids = dict(
                 (
                     await connection.execute(
-                        sa.select(Alert.__table__.c.dedupe_key, Alert.__table__.c.id).where(
-                            Alert.__table__.c.dedupe_key.in_(keys)
+                        sa.select(_ALERTS.c.dedupe_key, _ALERTS.c.id).where(
+                            _ALERTS.c.dedupe_key.in_(keys)
                         )
                     )
                 ).all()

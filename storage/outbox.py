@@ -22,6 +22,7 @@ from storage._common import (
     _chunks,
     _clip,
     _content_json,
+    _free,
     _platform,
     _required,
 )
@@ -292,7 +293,7 @@ class OutboxMixin(StoreBase):
                 .where(
                     Delivery.status == DELIVERY_PENDING,
                     col(Delivery.attempt_started_at).is_not(None),
-                    sa.or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
+                    _free(now),
                 )
                 .order_by(col(Delivery.id))
                 .limit(limit)

@@ -22,10 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from storage.database import create_engine, normalize_database_url
-from tests.postgres import PG_CTL_AS_POSTGRES, find_pg_ctl
+from storage.database import normalize_database_url
+from tests.postgres import PG_CTL_AS_POSTGRES, find_pg_ctl, wipe_public_schema
 
 TEST_DATABASE_URL = os.environ.get("FLOWS_TEST_DATABASE_URL", "")
 POSTGRES_SKIP_PREFIX = "PostgreSQL unavailable"
@@ -116,16 +115,7 @@ def postgres_url(postgres_server) -> Iterator[str]:
 def _wipe_public_schema(url: str) -> None:
     import asyncio
 
-    async def wipe() -> None:
-        engine = create_engine(url, for_migrations=True)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-                await connection.execute(sa.text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(wipe())
+    asyncio.run(wipe_public_schema(url))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.dispatcher import _idempotency_key
 from bot.messages import Message
 from storage.store import NewAlert, Store
 
@@ -56,13 +57,9 @@ async def seed_fan_out(
                     subscription_ids=ids,
                 )
             )
-    await store.record_alerts(new)
+    recorded = await store.record_alerts(new)
     expected: dict[str, list[str]] = {channel: [] for channel in channels}
-    for alert_index in range(len(new)):
-        alert = await store.get_alert(new[alert_index].dedupe_key)
-        assert alert is not None
+    for alert, _ in recorded:
         for delivery in await store.deliveries_for(alert.id):
-            expected[delivery.channel].append(
-                f"flows-{delivery.alert_id}-{delivery.subscription_id}"
-            )
+            expected[delivery.channel].append(_idempotency_key(delivery))
     return expected

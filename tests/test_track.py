@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli import main
 from flows import calendar
-from flows.errors import FundsFileError, InputError
+from flows.errors import InputError
 from flows.funds import load_registry, parse_registry
 from flows.marketdata import MarketData
 from flows.marketdata.csvdir import CsvDirectorySource
@@ -256,15 +256,6 @@ async def test_a_later_price_never_enters_the_estimate(tmp_path, funds_file):
     assert a.hit is is_hit(a.direction, a.outcome_excess)
 
 
-LATE_FUND = """
-[[fund]]
-name = "Late programme"
-aum_usd = 5.0e10
-rebalance = "quarterly"
-aum_source = "illustrative"
-weights = { SPY = 0.5, BTC = 0.5 }
-since = SINCE
-"""
 LATE_PROGRAM = """
 [[program]]
 id = "late"
@@ -273,36 +264,20 @@ kind = "etf"
 sleeves = { SPY = 0.5, BTC = 0.5 }
 rule = { calendar = "quarterly" }
 aum = { usd = 5.0e10, as_of = 2024-01-02, source = "constructed for the test" }
-since = SINCE
+since = 2024-05-01
 sources = [{ url = "https://example.org/late", title = "Late programme", date = "2024-01-02" }]
 """
 
 
 def _registry_with_a_late_programme():
-    """The test registry plus a big programme whose sleeve starts 2024-05-01, in whichever form
-    the fund-file loader accepts `since` (a [[fund]] field or a [[program]] entry); None when it
-    accepts neither yet."""
-    errors = []
-    for entry in (LATE_FUND, LATE_PROGRAM):
-        for since in ("2024-05-01", '"2024-05-01"'):  # a TOML date, or a date string
-            try:
-                registry = parse_registry(FUNDS_TOML + entry.replace("SINCE", since), "test")
-            except FundsFileError as exc:
-                errors.append(str(exc))
-                continue
-            programs = getattr(registry, "programs", ()) or registry.funds
-            late = [p for p in programs if p.name == "Late programme"]
-            if late and getattr(late[0], "since", None) is not None:
-                return registry, None
-    return None, errors[0] if errors else "loaded funds carry no `since` date"
+    """The test registry plus a big programme whose sleeve starts 2024-05-01 (`since`)."""
+    return parse_registry(FUNDS_TOML + LATE_PROGRAM, "test")
 
 
 async def test_a_program_that_starts_after_a_window_does_not_count(market_dir):
     """The registry's `since` (a program's start) through the status path: a window whose call
     comes before it is called without the program; later windows count it."""
-    registry, why = _registry_with_a_late_programme()
-    if registry is None:
-        pytest.skip(f"the fund registry has no `since` field yet ({why})")
+    registry = _registry_with_a_late_programme()
     without = parse_registry(FUNDS_TOML, "test")
     with_late = await _track(market_dir, registry, D(2024, 1, 1), D(2024, 12, 31))
     reference = await _track(market_dir, without, D(2024, 1, 1), D(2024, 12, 31))

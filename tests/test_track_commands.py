@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.commands.context import CommandContext
@@ -44,8 +46,9 @@ async def test_track_reply_has_the_summary_table_and_chart(service):
     message = await service.handle(CTX, "track BTC")
     assert message.title == "BTC track record — quarterly rebalancing windows"
     assert message.sample  # the sample source says SAMPLE DATA
-    assert "calls right" in message.summary or "No buy or sell call" in message.summary
-    assert message.body.splitlines()[0].startswith("latest 12 of") or "window" in message.body
+    # On the sample data a few buy/sell calls have known outcomes (more as the clock moves on).
+    assert re.search(r"\b\d+ of \d+ calls right \(\d+ %, 95 % CI ", message.summary)
+    assert re.fullmatch(r"latest 12 of \d+ windows", message.body.splitlines()[0])
     assert message.chart_path is not None and message.chart_path.stat().st_size > 10_000
     labels = [field.label for field in message.fields]
     assert labels == ["Calls scored", "Hit rate (95 % CI)", "Mean excess after sells / buys"]

@@ -26,6 +26,22 @@ def find_pg_ctl() -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
+async def wipe_public_schema(url: str) -> None:
+    """Drop and recreate the public schema of the PostgreSQL database at `url`: every table,
+    the migrations' record included, is gone."""
+    import sqlalchemy as sa
+
+    from storage.database import create_engine, normalize_database_url
+
+    engine = create_engine(normalize_database_url(url), for_migrations=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            await connection.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
 @contextlib.contextmanager
 def throwaway_postgres(dbname: str = "flows") -> Iterator[str]:
     """Start a PostgreSQL server in a temporary directory, yield the URL of an empty database on

@@ -2,7 +2,7 @@
 beyond what exchanges and providers serve.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-04
 """
 

@@ -2,7 +2,7 @@
 channel breaks (`created_by` holds a display name).
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-04
 """
 

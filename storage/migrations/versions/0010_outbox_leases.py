@@ -2,7 +2,7 @@
 Slack installations and OAuth states for an app installed in many workspaces.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-04
 """
 

@@ -1,7 +1,7 @@
 """Live track record: every sized alert with its estimate, and its outcome once known.
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0010
 Create Date: 2026-12-04
 """
 
