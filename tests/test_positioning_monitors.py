@@ -89,7 +89,12 @@ async def test_subscribed_channel_gets_positioning_alerts_through_the_outbox(tmp
         assert all(event.sample for event in result.alerts)
         await app.dispatcher.drain()
         assert len(platform.posts) == len(result.alerts)
+        charts = sorted(settings.chart_dir.glob("positioning-BTC-*.png"))
+        assert charts and all(event.message.chart_path for event in result.alerts)
+        drawn = [path.stat().st_mtime_ns for path in charts]
         again = await app.tick(day)
         assert again.new_alerts == 0  # dedupe keys: nothing twice
+        # ... and no chart drawn again for alerts already stored.
+        assert [path.stat().st_mtime_ns for path in charts] == drawn
     finally:
         await store.close()

@@ -172,20 +172,24 @@ async def run_positioning_tick(store, market, settings, as_of: dt.date, result) 
             except FlowsError as exc:
                 result.errors[asset] = str(exc)
                 continue
-            path = settings.chart_dir / f"positioning-{asset}-{report.as_of}.png"
-            try:
-                chart = await asyncio.to_thread(positioning_chart, report, path)
-            except Exception:
-                log.exception("positioning chart for %s failed", asset)
-                chart = None
-            events, state = positioning_events(
-                report,
-                states.get(asset),
-                forced_threshold_usd=settings.positioning_threshold_usd,
-                day_threshold_usd=settings.etf_flow_threshold_usd,
-                five_day_threshold_usd=settings.etf_flow_5d_threshold_usd,
-                chart=chart,
-            )
+            thresholds = {
+                "forced_threshold_usd": settings.positioning_threshold_usd,
+                "day_threshold_usd": settings.etf_flow_threshold_usd,
+                "five_day_threshold_usd": settings.etf_flow_5d_threshold_usd,
+            }
+            events, state = positioning_events(report, states.get(asset), **thresholds)
+            # A chart only for what is new: most ticks fire nothing, and a repeated tick
+            # finds its alerts stored already.
+            if any([await store.get_alert(event.key) is None for event in events]):
+                path = settings.chart_dir / f"positioning-{asset}-{report.as_of}.png"
+                try:
+                    chart = await asyncio.to_thread(positioning_chart, report, path)
+                except Exception:
+                    log.exception("positioning chart for %s failed", asset)
+                    chart = None
+                events, state = positioning_events(
+                    report, states.get(asset), **thresholds, chart=chart
+                )
             if state is not None and state != states.get(asset):
                 new_states[("etf_flows", asset)] = state
             for event in events:
