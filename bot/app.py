@@ -168,6 +168,8 @@ class BotApp:
         self.is_leader = False
         self._takeover_tick: asyncio.Task | None = None
         self._warm_task: asyncio.Task | None = None
+        self._warmed: tuple | None = None
+        """(last completed quarter end, assets) the track-record lines were last warmed for."""
         self.commands = CommandService(
             store, registry, settings, self.make_market, clock=clock, on_subscribed=self._subscribed
         )
@@ -231,6 +233,7 @@ class BotApp:
         countdowns, so the tick that posts a countdown does not compute it (it changes only
         when a quarter completes; see bot/monitors/track_line.py)."""
         from bot.monitors.track_line import warm_record_lines
+        from flows import calendar
         from flows.errors import FlowsError
         from flows.status import resolve_asset
 
@@ -238,6 +241,14 @@ class BotApp:
             watched = await self.store.active_subscriptions_by_asset(
                 await self.store.watched_assets(), kind="quarter_end"
             )
+            # The lines change with the last completed quarter and the assets watched: with
+            # TICK_INTERVAL_SECONDS a tick every few minutes would redo the same work.
+            warmed = (
+                calendar.period_end_before(as_of, "quarterly"),
+                frozenset(symbol for symbol, subscriptions in watched.items() if subscriptions),
+            )
+            if warmed == self._warmed:
+                return
             market = self.make_market()
             try:
                 registry = await self.live_registry(market)
@@ -250,6 +261,7 @@ class BotApp:
                 await warm_record_lines(
                     assets, as_of, market, registry, self.settings.track_since, config
                 )
+                self._warmed = warmed
             finally:
                 await market.close()
         except Exception:

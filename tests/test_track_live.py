@@ -286,3 +286,38 @@ async def test_record_lines_warmed_after_a_tick_serve_the_quarters_countdown_day
         assert later.startswith("record for BTC since 2023: ")
     finally:
         await market.close()
+
+
+async def test_the_bot_warms_the_lines_once_per_completed_quarter_and_watch_list(tmp_path):
+    """With interval ticks the warm-up would redo the same work every few minutes: the app
+    opens a market for it only when the last completed quarter or the watched assets change."""
+    from flows.marketdata import MarketData
+    from flows.marketdata.sample import SampleSource
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    opened: list[int] = []
+
+    def make_market():
+        opened.append(1)
+        return MarketData(SampleSource())
+
+    app = sample_app(settings, store, [RecordingAdapter(RecordingPlatform())])
+    app.make_market = make_market
+    try:
+        await store.add_subscription(
+            platform="console", channel="c", asset="BTC", kinds="quarter_end"
+        )
+        await app._warm_record_lines(D(2026, 11, 10))
+        await app._warm_record_lines(D(2026, 11, 20))  # same completed quarter, same assets
+        assert len(opened) == 1
+        await store.add_subscription(
+            platform="console", channel="c", asset="ETH", kinds="quarter_end"
+        )
+        await app._warm_record_lines(D(2026, 11, 20))  # a new asset
+        await app._warm_record_lines(D(2027, 1, 5))  # 2026Q4 completed
+        assert len(opened) == 3
+    finally:
+        await store.close()
