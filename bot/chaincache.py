@@ -52,3 +52,14 @@ class CachedChainSource:
 
     async def close(self) -> None:
         await self.source.close()
+
+
+def cached_chains(market_source, store) -> ChainSource:
+    """Option chains matching a market-data source; live ones through the store's per-day
+    cache (sample and CSV chains need none)."""
+    from flows.options import chain_source_for
+
+    chains = chain_source_for(market_source)
+    if chains.name == "live" and store is not None:
+        return CachedChainSource(chains, store)
+    return chains

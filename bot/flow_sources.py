@@ -12,17 +12,13 @@ from typing import Any
 @asynccontextmanager
 async def flow_sources(market: Any, settings: Any, store: Any | None) -> AsyncIterator[tuple]:
     """(chains, positioning) for `market`, closed on exit."""
-    from bot.chaincache import CachedChainSource
+    from bot.chaincache import cached_chains
     from bot.positioning_cache import positioning_for_market
-    from flows.options import chain_source_for
 
-    chains = chain_source_for(market.source)
-    cached = (
-        CachedChainSource(chains, store) if chains.name == "live" and store is not None else chains
-    )
+    chains = cached_chains(market.source, store)
     positioning = positioning_for_market(market, settings, store)
     try:
-        yield cached, positioning
+        yield chains, positioning
     finally:
         await chains.close()
         await positioning.close()

@@ -420,21 +420,13 @@ class CommandService:
             log.exception("%s chart for %s failed", name, result.asset)
             return None
 
-    def _chain_source(self, market: MarketData):
-        """Option chains matching the market's bar source; live ones through the store's
-        per-day cache."""
-        from bot.chaincache import CachedChainSource
-        from flows.options import chain_source_for
-
-        chains = chain_source_for(market.source)
-        return CachedChainSource(chains, self.store) if chains.name == "live" else chains
-
     async def _cmd_gamma(self, ctx: CommandContext, command: ParsedCommand) -> Message:
+        from bot.chaincache import cached_chains
         from bot.render.gamma import gamma_chart, gamma_message
         from flows.gamma import build_gamma
 
         market = self.market_factory()
-        chains = self._chain_source(market)
+        chains = cached_chains(market.source, self.store)
         try:
             result = await build_gamma(command.asset, market, chains)
         finally:
@@ -468,13 +460,14 @@ class CommandService:
             from flows.questions import answer_question
         except ImportError:
             return error_message("Questions are not available in this build yet.")
+        from bot.chaincache import cached_chains
         from bot.positioning_cache import positioning_for_market
         from bot.reference import leveraged_funds_asked
 
         market = self.market_factory()
         # Positioning questions read derivatives and ETF flows: live ones through the day cache.
         market.positioning = positioning_for_market(market, self.settings, self.store)
-        chains = self._chain_source(market)
+        chains = cached_chains(market.source, self.store)
         try:
             registry = self.registry
             funds = leveraged_funds_asked(command.text, registry)

@@ -156,15 +156,12 @@ async def gamma_alerts(
     charts: bool = True,
 ) -> tuple[list[AlertEvent], dict[str, dict], dict[str, str]]:
     """Events, new states (by asset) and errors (by asset) for the assets watched for gamma."""
-    from bot.chaincache import CachedChainSource
+    from bot.chaincache import cached_chains
     from bot.render.gamma import gamma_chart
     from flows.gamma import build_gamma
-    from flows.options import chain_source_for
 
-    chains = chain_source_for(market.source)
+    chains = cached_chains(market.source, store)
     live = chains.name == "live"
-    if live:
-        chains = CachedChainSource(chains, store)
     events: list[AlertEvent] = []
     new_states: dict[str, dict] = {}
     errors: dict[str, str] = {}
