@@ -46,7 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.cli.common import load_inputs, print_json, quiet_provider_logs, with_live_aum
+    from bot.cli.common import (
+        load_inputs,
+        print_json,
+        quiet_provider_logs,
+        run_with_market,
+        with_live_aum,
+    )
     from bot.flow_sources import flow_sources, ledger_for
     from bot.render.why import render_why_text, why_chart
     from flows.models.leveraged import validate_move
@@ -85,13 +91,10 @@ def handle(args: argparse.Namespace) -> int:
                     move=args.move,
                 )
         finally:
-            await market.close()
             if store is not None:
                 await store.close()
 
-    import asyncio
-
-    ledger = asyncio.run(work())
+    ledger = run_with_market(market, work)
     chart = None
     if not args.no_chart and (args.chart or not args.json):
         path = Path(args.chart) if args.chart else settings.chart_dir / _chart_name(ledger)

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from bot.render.numbers import usd
 from bot.render.table import text_table
+from flows.models.positioning import CLASSIFICATION_LABELS as LABELS
 from flows.models.positioning import PositioningReport
-
-LABELS = {
-    "short_covering": "short covering",
-    "new_longs": "new longs",
-    "new_shorts": "new shorts",
-    "long_liquidation": "long liquidation",
-    "mixed": "mixed",
-    "unknown": "unknown",
-}
 
 
 def _pct(value: float | None, digits: int = 2) -> str:

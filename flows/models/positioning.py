@@ -46,6 +46,16 @@ from flows.results import Result
 Classification = Literal[
     "short_covering", "new_longs", "new_shorts", "long_liquidation", "mixed", "unknown"
 ]
+CLASSIFICATION_LABELS: dict[str, str] = {
+    "short_covering": "short covering",
+    "new_longs": "new longs",
+    "new_shorts": "new shorts",
+    "long_liquidation": "long liquidation",
+    "mixed": "mixed",
+    "unknown": "unknown",
+}
+"""Each classification in words, in display order."""
+
 DEFAULT_DAYS = 10
 MAX_DAYS = 365
 TRAILING_SESSIONS = 5

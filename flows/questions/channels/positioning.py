@@ -10,22 +10,20 @@ from dataclasses import dataclass
 
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
-from flows.models.positioning import MAX_DAYS, PositioningDay, PositioningReport
+from flows.models.positioning import (
+    CLASSIFICATION_LABELS as LABELS,
+)
+from flows.models.positioning import (
+    MAX_DAYS,
+    PositioningDay,
+    PositioningReport,
+)
 from flows.positioning import covered_assets, funds_for, positioning_source_for
 from flows.positioning.data import has_derivatives
 from flows.questions.channels.base import ChannelInput, not_sized, register_channel, sized
 from flows.questions.results import ChannelFlow
 from flows.questions.windows import ResolvedWindow
 from flows.questions.wording import usd
-
-LABELS = {
-    "short_covering": "short covering",
-    "new_longs": "new longs",
-    "new_shorts": "new shorts",
-    "long_liquidation": "long liquidation",
-    "mixed": "mixed",
-    "unknown": "unknown",
-}
 
 
 @dataclass(frozen=True, slots=True)
