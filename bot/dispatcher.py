@@ -267,14 +267,7 @@ class Dispatcher:
         adapter = self.adapters.get(delivery.platform)
         if adapter is None or delivery.attempt_started_at is None:
             return False
-        key = _idempotency_key(delivery)
-        since = delivery.attempt_started_at - LOOKUP_MARGIN
-        try:
-            found = await adapter.find_sent_many(_destination(delivery), [key], since)
-        except Exception as exc:
-            log.warning("dispatcher: could not look up delivery %s: %s", delivery.id, exc)
-            return False
-        message_id = found.get(key)
+        message_id = await _lookup_sent(adapter, delivery, delivery.attempt_started_at)
         if not message_id:
             return False
         await self._persist(lambda: self.store.mark_sent_many([(delivery.id, message_id)]))
@@ -528,15 +521,9 @@ class Dispatcher:
                 continue
             transient += 1
             # A timeout or a 5xx can hide a post that went through: ask before sending again.
-            try:
-                found = await adapter.find_sent_many(
-                    destination, [idempotency_key], started - LOOKUP_MARGIN
-                )
-            except Exception as exc:
-                log.warning("dispatcher: could not look up delivery %s: %s", delivery.id, exc)
-                found = {}
-            if found.get(idempotency_key):
-                await self._sent.record((delivery.id, found[idempotency_key]))
+            message_id = await _lookup_sent(adapter, delivery, started)
+            if message_id:
+                await self._sent.record((delivery.id, message_id))
                 return
             if transient >= MAX_TRANSIENT_ATTEMPTS:
                 await self._give_up(delivery, transient, error)
@@ -704,6 +691,19 @@ def _destination(delivery) -> Destination:
     return Destination(
         delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
     )
+
+
+async def _lookup_sent(adapter: ChatAdapter, delivery, attempt_started: dt.datetime) -> str | None:
+    """The platform's id of this delivery's message if an attempt begun at `attempt_started`
+    reached it; None when not found or the platform cannot be asked."""
+    key = _idempotency_key(delivery)
+    since = attempt_started - LOOKUP_MARGIN
+    try:
+        found = await adapter.find_sent_many(_destination(delivery), [key], since)
+    except Exception as exc:
+        log.warning("dispatcher: could not look up delivery %s: %s", delivery.id, exc)
+        return None
+    return found.get(key) or None
 
 
 def _idempotency_key(delivery) -> str:
