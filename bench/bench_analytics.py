@@ -6,11 +6,12 @@
    NYSE calendar, sample data, GARCH fit included) and warm calls after it.
 2. 1,000 fixed-weight funds x 10 years of daily data, the aggregate rebalancing trade for every
    NYSE session with flows.rebalance.aggregate_trade_path (target: well under 1 s).
-3. `flows-bot --help` start-up time in a subprocess (target < 0.3 s), and which heavy modules it
-   imports: pandas, ccxt and yfinance must not be among them.
 
-Timings are best and median of several rounds, since shared machines are noisy. The exit code is
-1 if --help imports a forbidden module; missed time targets are printed as MISSED.
+Start-up time (`--help`, `status`, `calendar`) and what each command imports are measured by
+bench/bench_startup.py.
+
+Timings are best and median of several rounds, since shared machines are noisy; missed time
+targets are printed as MISSED.
 """
 
 from __future__ import annotations
@@ -24,29 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-HELP_TARGET_S = 0.3
 PATH_TARGET_S = 1.0
-HELP_ROUNDS = 7
 PATH_ROUNDS = 5
 N_FUNDS = 1000
 YEARS = 10
-FORBIDDEN_AT_START_UP = ("pandas", "ccxt", "yfinance")
-HEAVY = (
-    "pandas",
-    "numpy",
-    "ccxt",
-    "yfinance",
-    "arch",
-    "scipy",
-    "exchange_calendars",
-    "matplotlib",
-    "pydantic",
-    "sqlalchemy",
-    "aiohttp",
-    "discord",
-    "slack_bolt",
-    "apscheduler",
-)
 
 
 def cli_command() -> list[str]:
@@ -206,80 +188,12 @@ def bench_trade_path() -> None:
 
 # --- 3. --help start-up --------------------------------------------------------------------------
 
-IMPORT_PROBE = r"""
-import contextlib, io, json, sys
-from bot.cli import main
-with contextlib.redirect_stdout(io.StringIO()):
-    try:
-        main(["--help"])
-    except SystemExit:
-        pass
-heavy = %r
-print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
-"""
-
-
-def bench_help() -> bool:
-    print("3. `flows-bot --help` start-up")
-    command = [*cli_command(), "--help"]
-    walls = []
-    for _ in range(HELP_ROUNDS):
-        start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        walls.append(time.perf_counter() - start)
-        assert done.returncode == 0, done.stderr
-    verdict = "OK" if statistics.median(walls) < HELP_TARGET_S else "MISSED"
-    line(f"wall time, {HELP_ROUNDS} runs", seconds(walls), f"target < {HELP_TARGET_S} s: {verdict}")
-    baseline = []
-    for _ in range(HELP_ROUNDS):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        baseline.append(time.perf_counter() - start)
-    line("  bare `python -c pass` for comparison", seconds(baseline))
-
-    probe = subprocess.run(
-        [sys.executable, "-c", IMPORT_PROBE % (HEAVY,)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    imported = json.loads(probe.stdout)
-    line("heavy modules imported by --help", ", ".join(imported) or "none")
-    forbidden = [name for name in FORBIDDEN_AT_START_UP if name in imported]
-    if forbidden:
-        line("FORBIDDEN at start-up", ", ".join(forbidden), "MISSED")
-
-    importtime = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-c",
-            "from bot.cli import build_parser; build_parser()",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = []
-    for row in importtime.stderr.splitlines():
-        parts = row.split("|")
-        if len(parts) == 3 and parts[1].strip().isdigit():
-            rows.append((int(parts[1]), parts[2].strip()))
-    total = max(cumulative for cumulative, _ in rows)
-    top = [name for cumulative, name in sorted(rows, reverse=True) if name.startswith("bot")][:3]
-    line("import bot.cli + build_parser (-X importtime, max cum.)", f"{total / 1000:.1f} ms")
-    line("  slowest bot modules", ", ".join(top))
-    print()
-    return not forbidden
-
 
 def main() -> int:
     print(f"flows-bot analytics benchmark — Python {sys.version.split()[0]}\n")
     bench_status()
     bench_trade_path()
-    ok = bench_help()
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":
