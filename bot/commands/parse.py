@@ -225,8 +225,7 @@ def parse_command(text: str) -> ParsedCommand:
 def _parse_watch(args: list[str]) -> ParsedCommand:
     if not args:
         raise CommandError(
-            "Usage: `/flows watch ASSET [quarter_end|drift|vol|letf|calendar|gamma …] "
-            "[threshold=250m|5%] [dm]`"
+            f"Usage: `/flows watch ASSET [{'|'.join(ALERT_KINDS)}] [threshold=250m|5%] [dm]`"
         )
     asset = _asset(args[0])
     kinds: list[str] = []

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.commands.context import CommandContext
-from bot.commands.parse import CommandError, ParsedCommand, parse_command
+from bot.commands.parse import ALERT_KINDS, CommandError, ParsedCommand, parse_command
 from bot.messages import Message, MessageField, error_message
 from bot.render.numbers import usd
 from bot.settings import Settings
@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 MarketFactory = Callable[[], MarketData]
 
 HELP_TEXT = (
-    "/flows watch ASSET [quarter_end drift vol letf calendar gamma net_flow …] "
-    "[threshold=250m|threshold=2%] [dm]\n"
+    f"/flows watch ASSET [{' '.join(ALERT_KINDS)}] [threshold=250m|threshold=2%] [dm]\n"
     "    subscribe this channel (or, with dm, just you) to alerts for ASSET\n"
     "/flows unwatch ASSET|all [dm]     stop alerts\n"
     "/flows list                       what this channel (and you) watch\n"
