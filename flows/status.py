@@ -106,7 +106,13 @@ async def build_status(
     report = status_from_frames(
         asset, as_of, frames, registry, source_label(market), market.is_sample, config
     )
-    return report.model_copy(update={"data_lag": lag}) if lag else report
+    if lag is None:
+        return report
+    # The leveraged section is the same object as `letf --json`, which carries the lag too.
+    leveraged = report.leveraged
+    if leveraged is not None:
+        leveraged = leveraged.model_copy(update={"data_lag": lag})
+    return report.model_copy(update={"data_lag": lag, "leveraged": leveraged})
 
 
 def status_from_frames(

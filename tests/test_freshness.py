@@ -142,6 +142,11 @@ def test_status_on_old_data_starts_with_the_lag_line(tmp_path, today, capsys):
     assert payload["as_of"] == "2025-09-26"
     assert payload["data_lag"]["days_behind"] == 434
     assert payload["data_lag"]["line"] == "data ends Fri 2025-09-26 — 434 days ago"
+    # The leveraged section is `letf --json`'s object, lag included.
+    assert payload["leveraged"]["data_lag"] == payload["data_lag"]
+    # Not "today" for figures of 2025.
+    code, out, _ = run(["status", "SPY", "--source", str(market)], capsys)
+    assert "Net mechanical today" not in out and "Net mechanical  " in out
 
 
 def test_status_btc_answers_as_of_the_day_every_series_covers(tmp_path, today, capsys):
