@@ -212,24 +212,15 @@ class ReferenceData:
         tickers = sorted({t for fund in wanted if (t := listed_ticker(fund))})
         if not tickers:
             return {}
-        now = self.clock()
-        cached = await self._read("fund AUM", lambda cache: cache.fund_aum(tickers))
-        stale = [t for t in tickers if t not in cached or now - cached[t].fetched_at > AUM_MAX_AGE]
-        fetched: dict[str, float] = {}
-        if stale:
-            fetched, failures = await self._fetch_all(stale, self._fund_aum)
-            label = _fetched_label(AUM_SOURCE, [now])
-            if fetched:
-                figures = {ticker: (aum, label) for ticker, aum in fetched.items()}
-                await self._write("fund AUM", lambda cache: cache.save_fund_aum(figures, now))
-            if failures:
-                self.warn(
-                    f"no fresh AUM for {len(failures)} of {len(stale)} funds "
-                    f"({_first_failure(failures)}); they keep a figure fetched in the last "
-                    f"{AUM_FALLBACK_AGE.days} days, else the fund registry's"
-                )
-        label = _fetched_label(AUM_SOURCE, [now])
-        return _aum_figures(cached, {t: (aum, label) for t, aum in fetched.items()}, now)
+        label = _fetched_label(AUM_SOURCE, [self.clock()])
+
+        async def fetch(ticker: str) -> tuple[float, str]:
+            return await self._fund_aum(ticker), label
+
+        figures, _ = await self._cached_aum(
+            tickers, "fund AUM", fetch, noun="funds", fallback="the fund registry's"
+        )
+        return figures
 
     async def registry_with_live_aum(
         self,
@@ -266,23 +257,47 @@ class ReferenceData:
         if not tickers:
             return {}, []
         now = self.clock()
-        cached = await self._read("program AUM", lambda cache: cache.fund_aum(tickers))
+        result, failures = await self._cached_aum(
+            tickers,
+            "program AUM",
+            lambda ticker: self._program_aum(ticker, now),
+            noun="program(s)",
+            fallback="the registry's dated fallback",
+            note="fetching total assets of {} fund(s) from Yahoo Finance…",
+        )
+        return result, [ticker for ticker in failures if ticker not in result]
+
+    async def _cached_aum(
+        self,
+        tickers: list[str],
+        what: str,
+        fetch: Callable[[str], Awaitable[tuple[float, str]]],
+        *,
+        noun: str,
+        fallback: str,
+        note: str | None = None,
+    ) -> tuple[dict[str, tuple[float, str, dt.date]], dict[str, str]]:
+        """AUM per ticker from the day cache, fetching (with `fetch`: (aum_usd, source)) those
+        older than AUM_MAX_AGE: (ticker -> (aum_usd, source, day fetched), failed fetches).
+        A failed fetch keeps a cached figure up to AUM_FALLBACK_AGE old; one warning says so."""
+        now = self.clock()
+        cached = await self._read(what, lambda cache: cache.fund_aum(tickers))
         stale = [t for t in tickers if t not in cached or now - cached[t].fetched_at > AUM_MAX_AGE]
         fetched: dict[str, tuple[float, str]] = {}
         failures: dict[str, str] = {}
         if stale:
-            self._note(f"fetching total assets of {len(stale)} fund(s) from Yahoo Finance…")
-            fetched, failures = await self._fetch_all(stale, lambda t: self._program_aum(t, now))
+            if note:
+                self._note(note.format(len(stale)))
+            fetched, failures = await self._fetch_all(stale, fetch)
             if fetched:
-                await self._write("program AUM", lambda cache: cache.save_fund_aum(fetched, now))
+                await self._write(what, lambda cache: cache.save_fund_aum(fetched, now))
             if failures:
                 self.warn(
-                    f"no fresh AUM for {len(failures)} of {len(stale)} program(s) "
+                    f"no fresh AUM for {len(failures)} of {len(stale)} {noun} "
                     f"({_first_failure(failures)}); they keep a figure fetched in the last "
-                    f"{AUM_FALLBACK_AGE.days} days, else the registry's dated fallback"
+                    f"{AUM_FALLBACK_AGE.days} days, else {fallback}"
                 )
-        result = _aum_figures(cached, fetched, now)
-        return result, [ticker for ticker in failures if ticker not in result]
+        return _aum_figures(cached, fetched, now), failures
 
     async def _program_aum(self, ticker: str, now: dt.datetime) -> tuple[float, str]:
         assets, currency = await self.source.fund_assets(ticker)
