@@ -31,20 +31,12 @@ MONITOR_DAYS = 5
 
 
 def _message(report: PositioningReport, title: str, summary: str, chart: Any, tone: str) -> Message:
-    from bot.render.positioning_text import render_positioning_text
+    """`/flows positioning`'s message (table, basis, chart) under the alert's own headline."""
+    from bot.render.messages import positioning_message
 
-    table = render_positioning_text(report).split("\n")
-    return Message(
-        title=title,
-        summary=summary,
-        fields=[
-            MessageField(label="ETF flows, 5 sessions", value=usd(report.etf_flow_5d_usd, True)),
-        ],
-        body="\n".join(line for line in table[2:] if not line.startswith("Basis:")),
-        footer=f"Basis: {report.basis}" + (" — SAMPLE DATA" if report.sample else ""),
-        chart_path=chart,
-        tone=tone,  # type: ignore[arg-type]
-        sample=report.sample,
+    field = MessageField(label="ETF flows, 5 sessions", value=usd(report.etf_flow_5d_usd, True))
+    return positioning_message(report, chart).model_copy(
+        update={"title": title, "summary": summary, "fields": [field], "tone": tone}
     )
 
 
