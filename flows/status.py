@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from flows import calendar, freshness
-from flows.assets import Asset, AssetClass, get_asset
+from flows.assets import Asset, AssetClass, get_asset, is_crypto
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.liquidity import DEFAULT_SPOT_EXCHANGES, yardstick
@@ -17,7 +17,7 @@ from flows.marketdata import MarketData
 from flows.marketdata.liquidity import fetch_liquidity
 from flows.models import rebalance as rebalance_model
 from flows.models import vol_target as vol_target_model
-from flows.models.leveraged import estimate_letf
+from flows.models.leveraged import estimate_letf, reset_move
 from flows.rebalance import (
     WHAT_IF_MOVES,
     average_dollar_volume,
@@ -215,18 +215,24 @@ def _through(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 def _leveraged_flow(
     symbol: str, own: pd.DataFrame, registry: FundRegistry, adv, data_source, sample
 ):
-    """The leveraged-ETF rebalance implied by the last bar's close-to-close move."""
+    """The leveraged-ETF rebalance at the latest reset in the bars: the last bar's close-to-close
+    move (crypto: the last NYSE session's, from the session before)."""
     if not registry.leveraged_on(symbol) or len(own) < 2:
         return None
     closes = own["close"]
-    last, previous = closes.index[-1].date(), closes.index[-2].date()
+    last = closes.index[-1].date()
+    reset_day = calendar.session_on_or_before(last) if is_crypto(symbol) else last
+    try:
+        move, previous = reset_move(closes, reset_day, symbol)
+    except InputError:
+        return None
     return estimate_letf(
         symbol,
-        float(closes.iloc[-1] / closes.iloc[-2] - 1.0),
+        move,
         registry,
         adv,
-        as_of=last,
-        move_basis=f"close {previous} → close {last}",
+        as_of=reset_day,
+        move_basis=f"close {previous} → close {reset_day}",
         data_source=data_source,
         sample=sample,
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flows import calendar
+from flows.assets import is_crypto
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
@@ -21,7 +22,7 @@ from flows.models import rebalance as rebalance_model
 from flows.models import vol_target as vol_target_model
 from flows.models.estimate import FlowEstimate, FlowTiming
 from flows.models.ledger import Ledger, build_ledger
-from flows.models.leveraged import daily_move, estimate_letf, validate_move
+from flows.models.leveraged import daily_move, estimate_letf, reset_move, validate_move
 from flows.results import FundDrift, StatusReport
 from flows.status import AnalyticsConfig, build_status
 
@@ -138,6 +139,19 @@ def leveraged_row(
             f"no leveraged or inverse ETF in the registry tracks {status.asset}",
             "at_close",
         )
+    day = status.as_of
+    if not calendar.is_session(day):
+        # A crypto weekend or holiday: the US-listed funds wait for the next NYSE close.
+        return FlowEstimate(
+            source="leveraged",
+            asset=status.asset,
+            usd=0.0,
+            timing=FlowTiming(kind="at_close", start=day),
+            basis=f"no NYSE session on {day}: US-listed leveraged funds do not trade; the move "
+            f"since the close of {calendar.previous_session(day)} is traded at the close of "
+            f"{calendar.next_session(day)}",
+            confidence="estimated",
+        )
     adv = status.leveraged.adv_usd if status.leveraged is not None else None
     estimate = estimate_letf(
         status.asset,
@@ -223,9 +237,15 @@ async def build_why(
         bars = await market.bars(asset, day - dt.timedelta(days=14), day)
         move, previous = daily_move(bars["close"], day, asset)
         move_basis = f"close {previous} → close {day}"
+        letf_move, letf_basis = move, move_basis
+        if is_crypto(asset) and calendar.is_session(day):
+            # The funds trade the move since the last NYSE close (Friday's, on a Monday).
+            letf_move, since = reset_move(bars["close"], day, asset)
+            letf_basis = f"close {since} → close {day}, the NYSE sessions the funds reset on"
     else:
         validate_move(move)
-        move_basis = "given with --move"
+        move_basis = letf_basis = "given with --move"
+        letf_move = move
     move_pct = 100.0 * move
     if positioning_config is None:
         from flows.models.positioning import PositioningConfig
@@ -234,7 +254,7 @@ async def build_why(
     estimates: Sequence[FlowEstimate] = [
         *rebalancing_rows(status, horizon),
         vol_target_row(status),
-        leveraged_row(status, registry, move, move_basis),
+        leveraged_row(status, registry, letf_move, letf_basis),
         await gamma_row(asset, day, market, chains, move_pct),
         *await positioning_rows(asset, day, market, positioning, positioning_config),
     ]

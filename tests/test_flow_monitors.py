@@ -57,6 +57,28 @@ async def test_letf_alert_fires_on_a_big_move_day_only(tmp_path) -> None:
         await store.close()
 
 
+async def test_crypto_letf_alert_on_a_monday_measures_from_fridays_close(tmp_path) -> None:
+    settings = sample_settings(tmp_path, letf_threshold_usd=1.0)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter])
+    await app.start_adapters()
+    monday, friday = dt.date(2026, 11, 16), dt.date(2026, 11, 13)
+    try:
+        await adapter.command("watch BTC letf")
+        registry = load_registry()
+        market = MarketData(SampleSource(TODAY))
+        [event] = (await run_letf_tick(store, market, registry, settings, monday)).alerts
+        closes = sample_bars("BTC", TODAY)["close"]
+        move = closes.loc[pd.Timestamp(monday)] / closes.loc[pd.Timestamp(friday)] - 1
+        sensitivity = sum(
+            f.aum_usd * f.leverage * (f.leverage - 1) for f in registry.leveraged_on("BTC")
+        )
+        assert abs(event.trade_usd - sensitivity * move) < 1.0
+    finally:
+        await store.close()
+
+
 def test_calendar_digest_on_mondays_and_heads_up_the_session_before() -> None:
     monday = dt.date(2026, 12, 14)
     digest = calendar_events("SPY", monday)

@@ -8,6 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from flows import calendar
 from flows.errors import InputError, MarketDataError
 from flows.funds import load_registry, parse_registry
 from flows.marketdata import MarketData
@@ -23,6 +24,7 @@ from flows.models.leveraged import (
     letf_alert_check,
     letf_history,
     rebalance_multiplier,
+    reset_move,
     sensitivity_usd,
     validate_move,
 )
@@ -268,3 +270,49 @@ async def test_build_with_a_hypothetical_move_survives_a_data_failure():
     assert "ADV unknown" in estimate.basis and "no network" in estimate.basis
     with pytest.raises(MarketDataError):
         await build_letf("QQQ", MarketData(_BrokenSource()), REGISTRY)
+
+
+# --- crypto: the US-listed funds reset on NYSE sessions, not on every UTC day --------------------
+
+
+def test_crypto_funds_reset_from_the_last_nyse_close():
+    closes = sample_bars("BTC", END)["close"]
+    # Mon 2025-06-02: the funds trade the move since Friday's close, weekend included.
+    move, since = reset_move(closes, D(2025, 6, 2), "BTC")
+    assert since == D(2025, 5, 30)
+    expected = closes[pd.Timestamp("2025-06-02")] / closes[pd.Timestamp("2025-05-30")] - 1
+    assert move == pytest.approx(expected)
+    assert daily_move(closes, D(2025, 6, 2), "BTC")[1] == D(2025, 6, 1)  # the UTC day's move
+    # Good Friday 2025 (Apr 18): no session, so Thursday → Monday.
+    assert reset_move(closes, D(2025, 4, 21), "BTC")[1] == D(2025, 4, 17)
+    with pytest.raises(InputError, match=r"not an NYSE session.*session before is 2025-05-30"):
+        reset_move(closes, D(2025, 5, 31), "BTC")
+    # Equities: the previous bar, as before.
+    qqq = sample_bars("QQQ", END)["close"]
+    assert reset_move(qqq, D(2025, 6, 2), "QQQ") == daily_move(qqq, D(2025, 6, 2), "QQQ")
+
+
+def test_crypto_history_fires_on_sessions_only_with_session_to_session_moves():
+    registry = load_registry()
+    closes = sample_bars("BTC", END)["close"].loc["2024-01-01":]
+    fired = letf_history("BTC", closes, registry, None, 1.0)  # every session fires
+    days = [day for day, _ in fired]
+    assert days and all(calendar.is_session(day) for day in days)
+    for day, estimate in fired:
+        move, since = reset_move(closes, day, "BTC")
+        assert estimate.move == pytest.approx(move)
+        assert since.isoformat() in estimate.move_basis
+
+
+async def test_crypto_letf_defaults_to_the_last_session_and_rejects_a_weekend():
+    saturday = D(2025, 5, 31)
+    market = MarketData(SampleSource(today=saturday))
+    registry = load_registry()
+    estimate = await build_letf("BTC", market, registry)
+    assert estimate.as_of == D(2025, 5, 30)  # the bars end Saturday; the funds reset Friday
+    assert estimate.move == pytest.approx(
+        reset_move(sample_bars("BTC", saturday)["close"], D(2025, 5, 30), "BTC")[0]
+    )
+    assert "2025-05-29 → 2025-05-30" in estimate.move_basis
+    with pytest.raises(InputError, match=r"not an NYSE session.*session before is 2025-05-30"):
+        await build_letf("BTC", market, registry, as_of=saturday)

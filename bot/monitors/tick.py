@@ -25,7 +25,7 @@ from bot.monitors.track_line import quarter_end_record_line
 from bot.monitors.track_live import record_live_calls
 from bot.render.messages import alert_message
 from bot.settings import Settings
-from flows import freshness
+from flows import calendar, freshness
 from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.marketdata import MarketData
@@ -309,7 +309,8 @@ async def run_letf_tick(
         except FlowsError as exc:
             result.errors[symbol] = str(exc)
             continue
-        previous = bars.loc[: pd.Timestamp(session) - pd.Timedelta(days=1)]
+        # The funds reset at the NYSE close: crypto's weekend bars are not a close of theirs.
+        previous = bars.loc[: pd.Timestamp(calendar.previous_session(session))]
         if previous.empty:
             result.errors[symbol] = f"no close before {session}"
             continue

@@ -238,6 +238,38 @@ def daily_move(closes: pd.Series, as_of: dt.date, symbol: str) -> tuple[float, d
     return float(closes.iloc[position] / closes.iloc[position - 1] - 1.0), previous
 
 
+def reset_move(closes: pd.Series, as_of: dt.date, symbol: str) -> tuple[float, dt.date]:
+    """The move daily-reset funds on `symbol` trade at `as_of`'s close, and the day it runs
+    from. US-listed funds reset at the NYSE close on NYSE sessions, so on crypto (bars every UTC
+    day) the move runs from the bar of the previous NYSE session — Friday's on a Monday — and a
+    day without a session has no reset (InputError)."""
+    if not is_crypto(symbol):
+        return daily_move(closes, as_of, symbol)
+    if not calendar.is_session(as_of):
+        raise InputError(
+            f"{as_of} is not an NYSE session: US-listed leveraged funds on {symbol} reset at the "
+            f"NYSE close; the session before is {calendar.previous_session(as_of)}"
+        )
+    daily_move(closes, as_of, symbol)  # the same errors for a missing bar
+    before = closes.loc[: pd.Timestamp(calendar.previous_session(as_of))]
+    if before.empty:
+        raise InputError(
+            f"{symbol} has no bar on or before {calendar.previous_session(as_of)} to measure "
+            "the funds' move from; pick a later --as-of"
+        )
+    move = float(closes.loc[pd.Timestamp(as_of)] / before.iloc[-1] - 1.0)
+    return move, before.index[-1].date()
+
+
+def session_closes(closes: pd.Series, symbol: str) -> pd.Series:
+    """The closes leveraged funds on `symbol` reset on: crypto's non-session days dropped."""
+    if not is_crypto(symbol) or closes.empty:
+        return closes
+    first, last = closes.index[0].date(), closes.index[-1].date()
+    sessions = pd.DatetimeIndex(list(calendar.sessions_between(first, last)))
+    return closes[closes.index.isin(sessions)]
+
+
 def letf_history(
     underlying: str,
     closes: pd.Series,
@@ -255,7 +287,7 @@ def letf_history(
     """
     funds = funds_on(underlying, registry)
     sensitivity = sensitivity_usd(funds)
-    series = closes.sort_index().dropna()
+    series = session_closes(closes.sort_index().dropna(), underlying)
     returns = series.pct_change().iloc[1:]
     fired = returns[(returns.abs() * sensitivity) >= threshold_usd]
     result = []
@@ -316,11 +348,12 @@ async def build_letf(
     today = freshness.today_utc()
     if as_of is not None and as_of > today:
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
-    if as_of is not None and not is_crypto(symbol) and not calendar.is_session(as_of):
+    if as_of is not None and not calendar.is_session(as_of):
+        # Crypto trades every day, but the US-listed funds on it reset at the NYSE close.
         before = calendar.previous_session(as_of)
         raise InputError(
-            f"--as-of {as_of} is not an NYSE session (weekend or holiday); the session before "
-            f"is {before}"
+            f"--as-of {as_of} is not an NYSE session (weekend or holiday), when leveraged funds "
+            f"reset; the session before is {before}"
         )
     label = data_source or market.source.name
     end = as_of or today
@@ -342,16 +375,19 @@ async def build_letf(
     last = bars.index[-1].date()
     asked = as_of
     if as_of is None:
-        as_of = last
+        # A crypto series has weekend bars; the funds' latest reset is the last NYSE session.
+        as_of = calendar.session_on_or_before(last) if is_crypto(symbol) else last
     elif move is None:
         freshness.check_fresh({symbol: last}, as_of, today, label)
     adv_basis = None
     if move is None:
-        move, previous = daily_move(bars["adj_close"], as_of, symbol)
+        move, previous = reset_move(bars["adj_close"], as_of, symbol)
         move_basis = f"actual close-to-close move {previous} → {as_of}, total-return closes"
         if is_crypto(symbol):
-            # BITX-style funds reset at the NYSE close, not at the UTC day's end.
-            move_basis += "; crypto bars are UTC days while US-listed funds reset at the NYSE close"
+            move_basis += (
+                "; crypto bars are UTC days, taken on the NYSE sessions the US-listed funds "
+                "reset on"
+            )
         adv = average_dollar_volume(bars, as_of, ADV_SESSIONS)
     else:
         move_basis = "hypothetical move"

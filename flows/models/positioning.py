@@ -31,6 +31,7 @@ from typing import Literal
 
 import pandas as pd
 
+from flows import calendar
 from flows.assets import is_crypto
 from flows.errors import FlowsError, InputError
 from flows.marketdata import MarketData
@@ -205,10 +206,17 @@ class PositioningReport(Result):
                     confidence=self.flows_confidence,
                     unknown_reason=None
                     if day.etf_flow_usd is not None
-                    else "no ETF flow published or derivable for the day",
+                    else _no_etf_flow_reason(day.date),
                 )
             )
         return out
+
+
+def _no_etf_flow_reason(day: dt.date) -> str:
+    if not calendar.is_session(day):
+        # Real money still trades crypto on the day; the ETF proxy for it is closed.
+        return f"no NYSE session on {day}: US-listed ETFs neither create nor redeem"
+    return "no ETF flow published or derivable for the day"
 
 
 def _num(value: object) -> float | None:
