@@ -64,6 +64,24 @@ def test_rows_equal_their_own_commands(asset, capsys, tmp_path):
     assert ledger["real_money_usd"] == pytest.approx(day["etf_flow_usd"])
 
 
+def test_crypto_ledger_follows_the_nyse_sessions_its_us_listed_funds_trade_on(capsys):
+    # Sat 2026-11-28: BTC trades, its leveraged ETFs and spot ETFs do not.
+    saturday = rows_by_source(
+        run_json(["why", "BTC", "--as-of", "2026-11-28", "--no-chart"], capsys)
+    )
+    assert saturday["leveraged"]["usd"] == 0.0
+    assert "no NYSE session on 2026-11-28" in saturday["leveraged"]["basis"]
+    assert "close of 2026-11-30" in saturday["leveraged"]["basis"]
+    assert saturday["etf_flows"]["usd"] is None
+    assert "no NYSE session" in saturday["etf_flows"]["unknown_reason"]
+    # Mon 2026-11-30: the funds trade the move since Friday's close, the weekend's included.
+    monday = run_json(["why", "BTC", "--as-of", "2026-11-30", "--no-chart"], capsys)
+    assert monday["move_basis"] == "close 2026-11-29 → close 2026-11-30"
+    letf = run_json(["letf", "BTC", "--as-of", "2026-11-30"], capsys)
+    assert "2026-11-27 → 2026-11-30" in letf["move_basis"]
+    assert rows_by_source(monday)["leveraged"]["usd"] == pytest.approx(letf["trade_usd"], rel=1e-9)
+
+
 def test_json_contract(capsys):
     ledger = run_json(["why", "BTC", "--no-chart"], capsys)
     for field in (
@@ -151,29 +169,6 @@ async def test_chat_why_replies_with_the_ledger_and_chart(tmp_path):
         assert "Usage" in bad.to_text()
     finally:
         await store.close()
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Is today's rally driven by mechanical flows in BTC?",
-        "How much of the BTC selling is forced?",
-        "Net mechanical flow for SPY this week?",
-    ],
-)
-def test_ask_routes_mechanical_flow_questions_to_the_ledger(question, capsys):
-    answer = run_json(["ask", question], capsys)
-    assert answer["parsed"]["sources"] == ["net_flow"]
-    asset = answer["parsed"]["assets"][0]
-    [item] = answer["breakdown"]
-    [channel] = item["channels"]
-    assert channel["source"] == "net_flow"
-    assert f"flows-bot why {asset}" in channel["detail"]
-    ledger = run_json(["why", asset, "--as-of", answer["as_of"], "--no-chart"], capsys)
-    if ledger["net_mechanical_usd"] is None:
-        assert channel["trade_usd"] is None
-    else:
-        assert channel["trade_usd"] == pytest.approx(ledger["net_mechanical_usd"], rel=1e-9)
 
 
 # --- the daily net_flow digest ------------------------------------------------------------------

@@ -24,7 +24,7 @@ from flows.marketdata import MarketData
 from flows.marketdata.liquidity import fetch_liquidity
 from flows.questions.channels import ChannelInput, get_channel
 from flows.questions.history import period_end_volatility
-from flows.questions.parse import ParsedQuestion, parse_question
+from flows.questions.parse import ParsedQuestion, one_day, parse_question
 from flows.questions.results import (
     Answer,
     AnswerSummary,
@@ -221,7 +221,9 @@ async def answer_question(
         return unknown("data_unavailable", f"as-of {as_of} is in the future (today is {today})")
     end = as_of or today
     try:
-        window = resolve_window(parsed.window or DEFAULT_WINDOW, end, parsed.past_tense)
+        window = resolve_window(
+            parsed.window or DEFAULT_WINDOW, end, parsed.past_tense, any_day=one_day(parsed)
+        )
     except InputError as exc:
         return unknown("window_unreadable", str(exc))
     long_history = parsed.asks in ("volatility", "accuracy")
@@ -563,7 +565,9 @@ def answer_from_frames(
     try:
         _screen(parsed, registry)
         try:
-            window = resolve_window(parsed.window or DEFAULT_WINDOW, as_of, parsed.past_tense)
+            window = resolve_window(
+                parsed.window or DEFAULT_WINDOW, as_of, parsed.past_tense, any_day=one_day(parsed)
+            )
         except InputError as exc:
             raise _Declined("window_unreadable", str(exc)) from None
         upto = {symbol: frame.loc[: pd.Timestamp(as_of)] for symbol, frame in frames.items()}

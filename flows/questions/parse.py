@@ -33,6 +33,8 @@ SOURCES = (
 )
 POSITIONING_SOURCES = frozenset({"positioning", "etf_flows"})
 """Sources that read what already traded: no window named means this week, no asset BTC."""
+ONE_DAY_SOURCES = frozenset({"net_flow", "gamma"})
+"""Sources about one day (the ledger, dealer positioning): today's, unless a day is named."""
 
 _CRYPTO_WORDS = re.compile(
     r"\b(?:crypto(?:currency|currencies|s)?|digital\sassets?|the\scoin\smarket|coins)\b"
@@ -250,8 +252,7 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
     kind_words = read_kind_words(normalized)
     window = read_window(normalized)
     assumed = False
-    if sources in (("net_flow",), ("gamma",)):
-        # The ledger and dealer positioning are about one day: today's, unless a day is named.
+    if len(sources) == 1 and sources[0] in ONE_DAY_SOURCES:
         window = window or read_window("today")
     if sources and set(sources) <= POSITIONING_SOURCES:
         # These read what already traded: default to this week, and to the asset with spot
@@ -277,3 +278,9 @@ def parse_question(text: object, extra_symbols: frozenset[str] = frozenset()) ->
         fund_kinds=kinds_named(kind_words),
         kind_words=tuple(item.words for item in kind_words),
     )
+
+
+def one_day(parsed: ParsedQuestion) -> bool:
+    """Whether the question is about one day's flows only, so "today" is the calendar day even
+    when NYSE is closed (crypto trades every day)."""
+    return bool(parsed.sources) and set(parsed.sources) <= ONE_DAY_SOURCES

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from flows import calendar
+from flows import calendar, freshness
 from flows.errors import InputError
 
 Unit = Literal["month", "quarter", "year"]
@@ -439,11 +439,15 @@ def _sessions(start: dt.date, end: dt.date, label: str) -> tuple[dt.date, ...]:
     return sessions
 
 
-def resolve_window(spec: WindowSpec, as_of: dt.date, past: bool = False) -> ResolvedWindow:
+def resolve_window(
+    spec: WindowSpec, as_of: dt.date, past: bool = False, *, any_day: bool = False
+) -> ResolvedWindow:
     """Pin the words to NYSE sessions seen from `as_of`; InputError if that is impossible.
 
     `past`: the question is in the past tense, so a month, quarter or date named without a year
-    is the latest one already begun rather than the next one."""
+    is the latest one already begun rather than the next one. `any_day`: the question is about
+    one day's flows (the ledger, dealer gamma), so "today" is the calendar day even when NYSE is
+    closed (crypto trades; equities answer for their last session)."""
     if spec.kind in ("period", "final_sessions"):
         assert spec.period is not None
         first, last, name = period_bounds(spec.period, as_of, past)
@@ -478,8 +482,18 @@ def resolve_window(spec: WindowSpec, as_of: dt.date, past: bool = False) -> Reso
         )
     if spec.kind == "day":
         if spec.relative == "today":
-            day, label = as_of, "today's session"
-            sessions = _sessions(day, day, label)
+            # The as-of is the data's last day, which may be before today (a late bar, --as-of).
+            is_today = as_of == freshness.today_utc()
+            day, label = as_of, "today's session" if is_today else "the latest session"
+            if not calendar.is_session(day):
+                if any_day:
+                    label = "today" if is_today else "the latest day"
+                    return ResolvedWindow(day, day, (), label, "day", "quarter", 1)
+                raise InputError(
+                    f"today ({day:%a %Y-%m-%d}) has no NYSE session; institutional funds trade "
+                    f"on sessions, the next is {calendar.next_session(day):%a %Y-%m-%d}"
+                )
+            sessions = (day,)
         else:
             day = calendar.next_session(as_of)
             label = "the next session"
