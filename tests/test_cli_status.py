@@ -363,6 +363,24 @@ def test_installed_console_script_gives_the_same_json(market_dir, funds_file, tm
     assert json.loads(done.stdout) == json.loads(out)
 
 
+def test_a_reader_that_leaves_early_ends_the_output_without_a_traceback(tmp_path):
+    """`flows-bot calendar --json | head -c 20`: exit 141 (SIGPIPE's code), nothing on stderr."""
+    code = "import sys; from bot.cli import main; sys.exit(main())"
+    argv = ["calendar", "--source", "sample", "--json", "--days", "1000"]  # > a 64 KB pipe
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert writer.stdout is not None and writer.stderr is not None
+    assert writer.stdout.read(20).startswith(b"[")
+    writer.stdout.close()
+    stderr = writer.stderr.read().decode()
+    assert writer.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and not stderr.strip()
+
+
 # --- sample data ---------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -78,6 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             message += f"; pass {getattr(args, 'date_option', '--as-of')} {last_bar} or earlier"
         print(f"flows-bot {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `flows-bot calendar --json | head`: the reader left; stop quietly, as Unix tools do.
+        # Python would report the pipe again while flushing stdout at exit, so point it away.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         # A database fault (storage.errors.StorageError): one line, like bad input. Looked up
         # rather than imported, so commands that never touch the database do not load it.
@@ -88,10 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) went away; nothing left to say.
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == "__main__":
