@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from bot.cli import main
 from flows import calendar
 from tests.test_why import rows_by_source, run_json
 
@@ -74,11 +75,17 @@ def test_the_undated_commands_answer_for_the_latest_day_their_market_had(today, 
     last_day = today if asset == "BTC" else calendar.session_on_or_before(today)
     status = run_json(["status", asset], capsys)
     assert status["as_of"] == last_day.isoformat()
+    reset_day = calendar.session_on_or_before(last_day)
+    assert status["leveraged"]["as_of"] == reset_day.isoformat()
+    assert main(["status", asset, "--source", "sample"]) == 0
+    text = capsys.readouterr().out
+    closes_on = "the close" if reset_day == last_day else f"the close of {reset_day:%a %Y-%m-%d}"
+    assert f"into {closes_on} for the" in text
     ledger = run_json(["why", asset, "--no-chart"], capsys)
     assert ledger["as_of"] == last_day.isoformat()
     letf = run_json(["letf", asset], capsys)
     # US-listed leveraged funds reset at NYSE closes, crypto ones included.
-    assert letf["as_of"] == calendar.session_on_or_before(last_day).isoformat()
+    assert letf["as_of"] == reset_day.isoformat()
     leveraged = rows_by_source(ledger)["leveraged"]
     if calendar.is_session(last_day):
         assert leveraged["usd"] is not None and leveraged["usd"] != 0.0

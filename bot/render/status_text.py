@@ -112,9 +112,13 @@ def render_status_text(report: StatusReport) -> str:
         )
     if report.leveraged is not None:
         letf = report.leveraged
+        # Crypto on a weekend: the funds' latest close is the last NYSE session's.
+        close = (
+            "the close" if letf.as_of == report.as_of else f"the close of {letf.as_of:%a %Y-%m-%d}"
+        )
         lines += [
             "",
-            f"Leveraged ETFs  {trade(letf.trade_usd, letf.direction)} into the close for the "
+            f"Leveraged ETFs  {trade(letf.trade_usd, letf.direction)} into {close} for the "
             f"{pct(letf.move, 2, signed=True)} move ({letf.move_basis}); "
             f"{pct_points(letf.pct_adv)} of the yardstick; {len(letf.funds)} fund(s), "
             f"AUM {usd(letf.aum_total_usd)}",
