@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.render.charts import _figure, _save, _stamp
+from bot.render.charts import _figure, _save, _stamp, _usd_scale
 from flows.track import TrackRecord
 
 SELL, BUY, NEUTRAL = "#c0392b", "#1e8449", "#999999"
@@ -27,13 +27,14 @@ def track_chart(record: TrackRecord, path: Path) -> Path:
         2, 1, figsize=(max(7.5, 0.45 * len(windows) + 3), 6), dpi=110, sharex=True
     )
     colours = [{"sell": SELL, "buy": BUY}.get(w.direction or "", NEUTRAL) for w in windows]
-    trades = [(w.estimated_trade_usd or 0.0) / 1e6 for w in windows]
+    scale, unit = _usd_scale(max((abs(w.estimated_trade_usd or 0.0) for w in windows), default=0))
+    trades = [(w.estimated_trade_usd or 0.0) / scale for w in windows]
     top.bar(xs, trades, color=colours)
     for colour, name in ((SELL, "sell call"), (BUY, "buy call"), (NEUTRAL, "neutral")):
         top.bar([0], [0], color=colour, label=name)
     top.legend(loc="best", fontsize=8)
     top.axhline(0, color="#444", linewidth=0.8)
-    top.set_ylabel("estimated trade ($m)")
+    top.set_ylabel(f"estimated trade ({unit})")
     summary = record.summary
     rate = (
         f"{summary.hits}/{summary.n} right"
