@@ -145,3 +145,28 @@ async def test_flows_positioning_in_the_command_layer_with_its_chart(tmp_path) -
         assert usage.tone == "error" and "Usage" in usage.summary
     finally:
         await store.close()
+
+
+async def test_positioning_on_data_that_ends_weeks_ago_answers_for_its_last_day(tmp_path) -> None:
+    """Before, the window ran back from today and found no bars: "no bars between …"."""
+    import datetime as dt
+
+    import time_machine
+
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter], today=dt.date(2026, 11, 20))
+    await app.start_adapters()
+    try:
+        with time_machine.travel(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
+            reply = await adapter.command("positioning bitcoin")
+        assert reply.tone != "error", reply.summary
+        assert reply.title == "BTC positioning — Fri Nov 20, 2026"
+        assert reply.notice == "data ends Fri 2026-11-20 — 35 days ago"
+        assert "data ends" not in (reply.body or "")
+    finally:
+        await store.close()

@@ -221,7 +221,8 @@ def positioning_message(report, chart_path: Path | None = None) -> Message:
         share = f"{day.client_participation:.0%}"
         fields.append(MessageField(label="Real-money share of buying", value=share))
     table = render_positioning_text(report).split("\n")
-    body = "\n".join(line for line in table[2:] if not line.startswith("Basis:"))
+    after_header = table.index("") + 1  # the title and the data-lag line are the message's own
+    body = "\n".join(line for line in table[after_header:] if not line.startswith("Basis:"))
     tone = (
         "buy"
         if (day.forced_flow_usd or 0) > 0
@@ -232,6 +233,7 @@ def positioning_message(report, chart_path: Path | None = None) -> Message:
     return Message(
         title=f"{report.asset} positioning — {report.as_of:%a %b %d, %Y}",
         summary=summary_line(report),
+        notice=report.data_lag.line if report.data_lag else None,
         fields=fields,
         body=body,
         footer=f"Basis: {report.basis}" + (" — SAMPLE DATA" if report.sample else ""),

@@ -32,7 +32,8 @@ def summary_line(report: PositioningReport) -> str:
 
 def render_positioning_text(report: PositioningReport) -> str:
     sample = "  — SAMPLE DATA" if report.sample else ""
-    lines = [
+    lines = [report.data_lag.line] if report.data_lag else []
+    lines += [
         f"{report.asset} positioning and real money, {len(report.days)} days to "
         f"{report.as_of}{sample}",
         "",

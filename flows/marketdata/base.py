@@ -159,6 +159,19 @@ class MarketData:
                 return future.result()
         return None
 
+    async def recent_bars(
+        self, symbol: str, end: dt.date, days: int, *, older: bool, older_days: int = 3 * 365
+    ) -> pd.DataFrame:
+        """The bars of the `days` calendar days to `end`. With `older` (no as-of was named) and
+        none there, those of the `older_days` before it instead, so the answer can be as of the
+        last bar and say how old it is."""
+        try:
+            return await self.bars(symbol, end - dt.timedelta(days=days), end)
+        except MarketDataError:
+            if not older:
+                raise
+            return await self.bars(symbol, end - dt.timedelta(days=older_days), end)
+
     async def bars_many(
         self, symbols: list[str] | tuple[str, ...] | set[str], start: dt.date, end: dt.date
     ) -> dict[str, pd.DataFrame]:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from flows import calendar, freshness
 from flows.assets import is_crypto
-from flows.errors import FlowsError, InputError, MarketDataError
+from flows.errors import FlowsError, InputError
 from flows.funds import FundRegistry, LeveragedFund
 from flows.models._common import slug
 from flows.models.estimate import Confidence, FlowEstimate, FlowTiming
@@ -33,8 +33,6 @@ MAX_ABS_MOVE = 0.9
 ADV_SESSIONS = 20
 HISTORY_DAYS = 120
 """Calendar days fetched for an estimate: the previous close and 20 sessions of volume."""
-LOOKBACK_DAYS = 3 * 365
-"""How far back a default as-of looks when the data stopped before the last HISTORY_DAYS."""
 FORMULA = "A · L · (L − 1) · r per fund"
 _TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,5}$")
 
@@ -317,19 +315,6 @@ def letf_history(
     return result
 
 
-async def _recent_bars(
-    market: MarketData, symbol: str, end: dt.date, defaulted: bool
-) -> pd.DataFrame:
-    """The bars an estimate reads; with no as-of given and nothing in the last months, look
-    further back so the answer can be as of the last bar and say how old it is."""
-    try:
-        return await market.bars(symbol, end - dt.timedelta(days=HISTORY_DAYS), end)
-    except MarketDataError:
-        if not defaulted:
-            raise
-        return await market.bars(symbol, end - dt.timedelta(days=LOOKBACK_DAYS), end)
-
-
 async def build_letf(
     underlying: str,
     market: MarketData,
@@ -358,7 +343,7 @@ async def build_letf(
     label = data_source or market.source.name
     end = as_of or today
     try:
-        bars = await _recent_bars(market, symbol, end, as_of is None)
+        bars = await market.recent_bars(symbol, end, HISTORY_DAYS, older=as_of is None)
     except FlowsError as exc:
         if move is None:
             raise

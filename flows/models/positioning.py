@@ -31,9 +31,10 @@ from typing import Literal
 
 import pandas as pd
 
-from flows import calendar
+from flows import calendar, freshness
 from flows.assets import is_crypto
-from flows.errors import FlowsError, InputError
+from flows.errors import FlowsError, InputError, MarketDataError
+from flows.freshness import DataLag
 from flows.marketdata import MarketData
 from flows.models.estimate import Confidence, FlowEstimate, FlowTiming
 from flows.positioning.data import (
@@ -162,6 +163,8 @@ class PositioningReport(Result):
     notes: list[str]
     price_band_pct: float
     oi_band_pct: float
+    data_lag: DataLag | None = None
+    """Set when no as-of was named and the data ends more than the allowance before today."""
 
     def to_json_dict(self) -> dict:
         return self.model_dump(mode="json")
@@ -408,11 +411,37 @@ async def build_positioning(
     require_covered(asset)
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days must be between 1 and {MAX_DAYS} (got {days})")
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or freshness.today_utc()
     if as_of is not None and as_of > today:
         raise InputError(f"as-of {as_of} is in the future (today is {today})")
     end = as_of or today
-    start = end - _lookback(asset, days)
+    lookback = _lookback(asset, days)
+    try:
+        report = await _fetch_and_model(
+            asset, market, positioning, end - lookback, end, days, config
+        )
+    except MarketDataError as exc:
+        if as_of is not None or exc.symbol != asset:
+            raise
+        # Nothing in the window to today: answer as of the last bar and say how old it is.
+        bars = await market.recent_bars(asset, end, lookback.days, older=True)
+        last = bars.index[-1].date()
+        report = await _fetch_and_model(
+            asset, market, positioning, last - lookback, last, days, config
+        )
+    lag = freshness.data_lag(report.as_of, today) if as_of is None else None
+    return report.model_copy(update={"data_lag": lag}) if lag else report
+
+
+async def _fetch_and_model(
+    asset: str,
+    market: MarketData,
+    positioning: PositioningSource,
+    start: dt.date,
+    end: dt.date,
+    days: int,
+    config: PositioningConfig,
+) -> PositioningReport:
     bars_task = market.bars(asset, start, end)
     derivs_task = positioning.derivatives(asset, start, end) if has_derivatives(asset) else _none()
     flows_task = positioning.etf_flows(asset, start, end)
