@@ -72,7 +72,7 @@ async def load_frames(
     if as_of is not None and as_of > today:
         raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
     end = as_of or today
-    frames = await market.bars_many(symbols, end - dt.timedelta(days=HISTORY_DAYS), end)
+    frames = await market.recent_bars_many(symbols, end, HISTORY_DAYS, older=as_of is None)
     last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
     if as_of is None:
         as_of = freshness.default_as_of(last_bars, anchor, today)

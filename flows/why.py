@@ -261,4 +261,4 @@ async def build_why(
     ledger = build_ledger(
         asset, day, move_pct, estimates, data_source=status.data_source, sample=status.sample
     )
-    return ledger.model_copy(update={"move_basis": move_basis})
+    return ledger.model_copy(update={"move_basis": move_basis, "data_lag": status.data_lag})

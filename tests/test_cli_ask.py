@@ -147,6 +147,29 @@ def test_as_of_defaults_to_the_data(inputs, capsys):
     assert json.loads(out)["as_of"] == "2024-06-20"
 
 
+def test_data_that_ends_years_ago_still_answers_as_of_its_end(inputs, capsys):
+    """Data older than the 3-year lookback: `ask`, `status` and `why` answer as of the data's
+    end with the lag line, not "no bars between …" (ask failed once the clock passed
+    2027-06-20, status and why after 2027-06-21)."""
+    import datetime as dt
+
+    import time_machine
+
+    lag = "data ends Thu 2024-06-20 — 1476 days ago"
+    with time_machine.travel(dt.datetime(2028, 7, 5, 15, tzinfo=dt.UTC)):
+        code, out, err = run(["ask", QUESTION, *inputs, "--json"], capsys)
+        assert code == 0, err
+        payload = json.loads(out)
+        assert payload["as_of"] == "2024-06-20"
+        assert payload["answer"]["trade_usd"] is not None
+        assert payload["data_lag"]["line"] == lag
+        for command in (["status", "BTC"], ["why", "BTC", "--no-chart"]):
+            code, out, err = run([*command, *inputs, "--json"], capsys)
+            assert code == 0, err
+            payload = json.loads(out)
+            assert payload["as_of"] == "2024-06-20" and payload["data_lag"]["line"] == lag
+
+
 def test_an_honest_unknown_exits_zero_with_examples(inputs, capsys):
     code, out, _ = run(["ask", "Will DOGE dump at quarter end?", *inputs, "--json"], capsys)
     assert code == 0

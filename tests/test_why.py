@@ -151,6 +151,32 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkey
     assert not list(tmp_path.iterdir())  # no chart, no database
 
 
+async def test_why_on_data_that_stopped_weeks_ago_says_how_old_it_is(tmp_path):
+    import datetime as dt
+
+    import time_machine
+
+    from storage.store import Store
+    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter], today=dt.date(2026, 11, 20))
+    await app.start_adapters()
+    try:
+        with time_machine.travel(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
+            reply = await adapter.command("why bitcoin")
+        assert reply.title.endswith("Fri Nov 20, 2026")
+        assert reply.notice == "data ends Fri 2026-11-20 — 35 days ago"
+    finally:
+        await store.close()
+
+
+def test_why_on_fresh_data_has_no_lag_line(capsys):
+    assert run_json(["why", "BTC", "--no-chart"], capsys)["data_lag"] is None  # sample: today
+
+
 async def test_chat_why_replies_with_the_ledger_and_chart(tmp_path):
     from storage.store import Store
     from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings

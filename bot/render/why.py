@@ -89,7 +89,9 @@ def _rows_table(ledger: Ledger) -> list[str]:
 
 
 def render_why_text(ledger: Ledger, chart: Path | None = None) -> str:
-    lines = [SAMPLE_BANNER, ""] if ledger.sample else []
+    lines = [ledger.data_lag.line] if ledger.data_lag else []
+    if ledger.sample:
+        lines += [SAMPLE_BANNER, ""]
     lines.append(f"{ledger.asset} — why did it move? as of {ledger.as_of:%a %Y-%m-%d}")
     lines.append(verdict_sentence(ledger))
     lines.append("")
@@ -135,6 +137,7 @@ def why_message(ledger: Ledger, chart: Path | None = None) -> Message:
     return Message(
         title=f"{ledger.asset} — mechanical or conviction? {ledger.as_of:%a %b %d, %Y}",
         summary=verdict_sentence(ledger),
+        notice=ledger.data_lag.line if ledger.data_lag else None,
         fields=fields,
         body="\n".join(_rows_table(ledger)),
         footer=f"Move: {ledger.move_basis}; data: {ledger.data_source}. {ledger.verdict_reason}.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -114,6 +115,10 @@ def _check_gaps(index: pd.DatetimeIndex, symbol: str, source: str) -> None:
         )
 
 
+STALE_SEARCH_DAYS = 10 * 365
+"""How far back a command with no as-of looks for the end of a series that stopped early."""
+
+
 class MarketData:
     """Fetches through a BarSource, each (symbol, range) once per instance, concurrently."""
 
@@ -160,17 +165,32 @@ class MarketData:
         return None
 
     async def recent_bars(
-        self, symbol: str, end: dt.date, days: int, *, older: bool, older_days: int = 3 * 365
+        self, symbol: str, end: dt.date, days: int, *, older: bool
     ) -> pd.DataFrame:
         """The bars of the `days` calendar days to `end`. With `older` (no as-of was named) and
-        none there, those of the `older_days` before it instead, so the answer can be as of the
-        last bar and say how old it is."""
+        none there, those of the `days` to the series' own last bar (looked for up to
+        STALE_SEARCH_DAYS back), so the answer can be as of that bar and say how old it is."""
+        return (await self.recent_bars_many([symbol], end, days, older=older))[symbol]
+
+    async def recent_bars_many(
+        self, symbols: Iterable[str], end: dt.date, days: int, *, older: bool
+    ) -> dict[str, pd.DataFrame]:
+        """`bars_many` over the `days` to `end`; with `older`, a series that stops before that
+        window moves the window back to its last bar (see `recent_bars`)."""
+        symbols = sorted(set(symbols))
+        span = dt.timedelta(days=days)
         try:
-            return await self.bars(symbol, end - dt.timedelta(days=days), end)
-        except MarketDataError:
-            if not older:
+            return await self.bars_many(symbols, end - span, end)
+        except MarketDataError as exc:
+            if not older or exc.symbol not in symbols:
                 raise
-            return await self.bars(symbol, end - dt.timedelta(days=older_days), end)
+            search = dt.timedelta(days=STALE_SEARCH_DAYS)
+            try:
+                stopped = await self.bars(exc.symbol, end - search, end)
+            except MarketDataError:
+                raise exc from None
+            last = stopped.index[-1].date()
+            return await self.bars_many(symbols, last - span, last)
 
     async def bars_many(
         self, symbols: list[str] | tuple[str, ...] | set[str], start: dt.date, end: dt.date

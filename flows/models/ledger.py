@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from flows.freshness import DataLag
 from flows.models.estimate import FlowEstimate, total_usd
 from flows.results import Result
 
@@ -75,6 +76,8 @@ class Ledger(Result):
     data_source: str
     sample: bool
     move_basis: str = ""
+    data_lag: DataLag | None = None
+    """Set when no as-of was named and the data ends more than the allowance before today."""
     """Where `move_pct` comes from: the close-to-close move of the day, or `--move`."""
 
 

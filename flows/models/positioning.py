@@ -424,8 +424,7 @@ async def build_positioning(
         if as_of is not None or exc.symbol != asset:
             raise
         # Nothing in the window to today: answer as of the last bar and say how old it is.
-        bars = await market.recent_bars(asset, end, lookback.days, older=True)
-        last = bars.index[-1].date()
+        last = (await market.recent_bars(asset, end, lookback.days, older=True)).index[-1].date()
         report = await _fetch_and_model(
             asset, market, positioning, last - lookback, last, days, config
         )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from flows import freshness
 from flows.assets import AssetClass, asset_or_equity
-from flows.errors import FlowsError, InputError
+from flows.errors import FlowsError, InputError, MarketDataError
 from flows.fund_kinds import kinds_label, narrow
 from flows.funds import FundRegistry
 from flows.liquidity import yardstick
@@ -220,19 +220,31 @@ async def answer_question(
     if as_of is not None and as_of > today:
         return unknown("data_unavailable", f"as-of {as_of} is in the future (today is {today})")
     end = as_of or today
-    try:
-        window = resolve_window(
-            parsed.window or DEFAULT_WINDOW, end, parsed.past_tense, any_day=one_day(parsed)
-        )
-    except InputError as exc:
-        return unknown("window_unreadable", str(exc))
     long_history = parsed.asks in ("volatility", "accuracy")
-    lookback = VOLATILITY_HISTORY_DAYS if long_history else HISTORY_DAYS
-    start = min(window.start, end) - dt.timedelta(days=lookback)
-    try:
-        frames = await market.bars_many(needed_symbols(parsed, registry), start, end)
-    except FlowsError as exc:
-        return unknown("data_unavailable", str(exc), window)
+    lookback = dt.timedelta(days=VOLATILITY_HISTORY_DAYS if long_history else HISTORY_DAYS)
+    while True:
+        try:
+            window = resolve_window(
+                parsed.window or DEFAULT_WINDOW, end, parsed.past_tense, any_day=one_day(parsed)
+            )
+        except InputError as exc:
+            return unknown("window_unreadable", str(exc))
+        start = min(window.start, end) - lookback
+        try:
+            frames = await market.bars_many(needed_symbols(parsed, registry), start, end)
+            break
+        except MarketDataError as exc:
+            if as_of is not None or end != today:
+                return unknown("data_unavailable", str(exc), window)
+            # No as-of named and a series stops before the lookback: answer as of its end (the
+            # data-lag line says how old that is), the window placed from there.
+            try:
+                stopped = await market.recent_bars(exc.symbol, end, lookback.days, older=True)
+            except FlowsError:
+                return unknown("data_unavailable", str(exc), window)
+            end = stopped.index[-1].date()
+        except FlowsError as exc:
+            return unknown("data_unavailable", str(exc), window)
     # The bars' own ends decide the as-of; the liquidity series (which may be empty) do not.
     last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
     exchanges = (config or AnalyticsConfig()).spot_exchanges
