@@ -11,7 +11,9 @@ import pytest
 import time_machine
 
 from bot.cli import main
+from bot.render.messages import status_message
 from flows import calendar
+from flows.results import StatusReport
 from tests.test_why import rows_by_source, run_json
 
 DAYS = {
@@ -81,6 +83,9 @@ def test_the_undated_commands_answer_for_the_latest_day_their_market_had(today, 
     text = capsys.readouterr().out
     closes_on = "the close" if reset_day == last_day else f"the close of {reset_day:%a %Y-%m-%d}"
     assert f"into {closes_on} for the" in text
+    report = StatusReport.model_validate(status)
+    closes_on = "the close" if reset_day == last_day else f"the close of {reset_day:%a %b %d}"
+    assert f"Leveraged ETFs at {closes_on}" in {f.label for f in status_message(report).fields}
     ledger = run_json(["why", asset, "--no-chart"], capsys)
     assert ledger["as_of"] == last_day.isoformat()
     letf = run_json(["letf", asset], capsys)

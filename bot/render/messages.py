@@ -104,9 +104,11 @@ def status_message(report: StatusReport, chart_path: Path | None = None) -> Mess
         fields.append(MessageField(label="Vol-target flow", value=trade(vol.vol_target_trade_usd)))
     if report.leveraged is not None:
         letf = report.leveraged
+        # Crypto on a weekend: the funds' latest close is the last NYSE session's.
+        close = "the close" if letf.as_of == report.as_of else f"the close of {letf.as_of:%a %b %d}"
         fields.append(
             MessageField(
-                label="Leveraged ETFs at the close",
+                label=f"Leveraged ETFs at {close}",
                 value=f"{trade(letf.trade_usd, letf.direction)} "
                 f"({pct(letf.move, 2, signed=True)} move)",
             )

@@ -487,7 +487,7 @@ def resolve_window(
             day, label = as_of, "today's session" if is_today else "the latest session"
             if not calendar.is_session(day):
                 if any_day:
-                    label = "today" if is_today else "the latest day"
+                    label = "today's trading" if is_today else "the latest day's trading"
                     return ResolvedWindow(day, day, (), label, "day", "quarter", 1)
                 raise InputError(
                     f"today ({day:%a %Y-%m-%d}) has no NYSE session; institutional funds trade "
