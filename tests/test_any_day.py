@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import time_machine
 
 from bot.cli import main
 from bot.render.messages import status_message
 from flows import calendar
 from flows.results import StatusReport
+from tests.clock import moved_clock
 from tests.test_why import rows_by_source, run_json
 
 DAYS = {
@@ -28,7 +28,7 @@ DAYS = {
 
 @pytest.fixture(params=sorted(DAYS))
 def today(request) -> dt.date:
-    with time_machine.travel(DAYS[request.param], tick=True):
+    with moved_clock(DAYS[request.param]):
         yield DAYS[request.param].date()
 
 

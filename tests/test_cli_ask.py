@@ -153,10 +153,10 @@ def test_data_that_ends_years_ago_still_answers_as_of_its_end(inputs, capsys):
     2027-06-20, status and why after 2027-06-21)."""
     import datetime as dt
 
-    import time_machine
+    from tests.clock import moved_clock
 
     lag = "data ends Thu 2024-06-20 — 1476 days ago"
-    with time_machine.travel(dt.datetime(2028, 7, 5, 15, tzinfo=dt.UTC)):
+    with moved_clock(dt.datetime(2028, 7, 5, 15, tzinfo=dt.UTC)):
         code, out, err = run(["ask", QUESTION, *inputs, "--json"], capsys)
         assert code == 0, err
         payload = json.loads(out)

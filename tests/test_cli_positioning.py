@@ -151,10 +151,9 @@ async def test_positioning_on_data_that_ends_weeks_ago_answers_for_its_last_day(
     """Before, the window ran back from today and found no bars: "no bars between …"."""
     import datetime as dt
 
-    import time_machine
-
     from storage.store import Store
     from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
+    from tests.clock import moved_clock
 
     settings = sample_settings(tmp_path)
     store = await Store.open(settings.database_url)
@@ -162,7 +161,7 @@ async def test_positioning_on_data_that_ends_weeks_ago_answers_for_its_last_day(
     app = sample_app(settings, store, [adapter], today=dt.date(2026, 11, 20))
     await app.start_adapters()
     try:
-        with time_machine.travel(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
+        with moved_clock(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
             reply = await adapter.command("positioning bitcoin")
         assert reply.tone != "error", reply.summary
         assert reply.title == "BTC positioning — Fri Nov 20, 2026"
