@@ -116,3 +116,21 @@ def sample_app(
         adapters,
         make_market=lambda: MarketData(SampleSource(today=today)),
     )
+
+
+async def stale_chat_reply(tmp_path: Path, command: str) -> Message:
+    """`command`'s reply from a bot whose sample data ends Fri 2026-11-20, asked on Christmas
+    2026 (35 days later): what a channel sees when the data source stopped weeks ago."""
+    from storage.store import Store
+    from tests.clock import moved_clock
+
+    settings = sample_settings(tmp_path)
+    store = await Store.open(settings.database_url)
+    adapter = RecordingAdapter(RecordingPlatform())
+    app = sample_app(settings, store, [adapter], today=dt.date(2026, 11, 20))
+    await app.start_adapters()
+    try:
+        with moved_clock(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
+            return await adapter.command(command)
+    finally:
+        await store.close()

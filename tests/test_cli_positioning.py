@@ -149,23 +149,10 @@ async def test_flows_positioning_in_the_command_layer_with_its_chart(tmp_path) -
 
 async def test_positioning_on_data_that_ends_weeks_ago_answers_for_its_last_day(tmp_path) -> None:
     """Before, the window ran back from today and found no bars: "no bars between …"."""
-    import datetime as dt
+    from tests.botkit import stale_chat_reply
 
-    from storage.store import Store
-    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
-    from tests.clock import moved_clock
-
-    settings = sample_settings(tmp_path)
-    store = await Store.open(settings.database_url)
-    adapter = RecordingAdapter(RecordingPlatform())
-    app = sample_app(settings, store, [adapter], today=dt.date(2026, 11, 20))
-    await app.start_adapters()
-    try:
-        with moved_clock(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
-            reply = await adapter.command("positioning bitcoin")
-        assert reply.tone != "error", reply.summary
-        assert reply.title == "BTC positioning — Fri Nov 20, 2026"
-        assert reply.notice == "data ends Fri 2026-11-20 — 35 days ago"
-        assert "data ends" not in (reply.body or "")
-    finally:
-        await store.close()
+    reply = await stale_chat_reply(tmp_path, "positioning bitcoin")
+    assert reply.tone != "error", reply.summary
+    assert reply.title == "BTC positioning — Fri Nov 20, 2026"
+    assert reply.notice == "data ends Fri 2026-11-20 — 35 days ago"
+    assert "data ends" not in (reply.body or "")

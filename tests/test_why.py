@@ -152,24 +152,11 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkey
 
 
 async def test_why_on_data_that_stopped_weeks_ago_says_how_old_it_is(tmp_path):
-    import datetime as dt
+    from tests.botkit import stale_chat_reply
 
-    from storage.store import Store
-    from tests.botkit import RecordingAdapter, RecordingPlatform, sample_app, sample_settings
-    from tests.clock import moved_clock
-
-    settings = sample_settings(tmp_path)
-    store = await Store.open(settings.database_url)
-    adapter = RecordingAdapter(RecordingPlatform())
-    app = sample_app(settings, store, [adapter], today=dt.date(2026, 11, 20))
-    await app.start_adapters()
-    try:
-        with moved_clock(dt.datetime(2026, 12, 25, 15, tzinfo=dt.UTC)):
-            reply = await adapter.command("why bitcoin")
-        assert reply.title.endswith("Fri Nov 20, 2026")
-        assert reply.notice == "data ends Fri 2026-11-20 — 35 days ago"
-    finally:
-        await store.close()
+    reply = await stale_chat_reply(tmp_path, "why bitcoin")
+    assert reply.title.endswith("Fri Nov 20, 2026")
+    assert reply.notice == "data ends Fri 2026-11-20 — 35 days ago"
 
 
 def test_why_on_fresh_data_has_no_lag_line(capsys):
