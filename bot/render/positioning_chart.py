@@ -10,6 +10,7 @@ import pandas as pd
 
 from flows.models.positioning import PositioningReport
 
+INFLOW, OUTFLOW = "#2ca02c", "#d62728"
 CLASS_COLOURS = {
     "short_covering": "#2ca02c",
     "new_longs": "#1f77b4",
@@ -56,14 +57,31 @@ def positioning_chart(report: PositioningReport, path: Path) -> Path:
         top.legend(handles=handles, loc="upper left", fontsize=7)
     else:
         top.legend(loc="upper left", fontsize=7)
-    flows = [d.etf_flow_usd for d in report.days]
-    values = [0.0 if v is None else v / 1e6 for v in flows]
-    colours = ["#cccccc" if v is None else "#2ca02c" if v >= 0 else "#d62728" for v in flows]
-    bottom.bar(days, values, color=colours, width=0.7, label="ETF net flows ($m)")
+    # Unknown days get no bar: a zero-height bar would read as "no flow".
+    known = [
+        (day, d.etf_flow_usd / 1e6)
+        for day, d in zip(days, report.days, strict=True)
+        if d.etf_flow_usd is not None
+    ]
+    bottom.bar(
+        [day for day, _ in known],
+        [value for _, value in known],
+        color=[INFLOW if value >= 0 else OUTFLOW for _, value in known],
+        width=0.7,
+    )
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color=INFLOW, label="ETF inflows ($m)"),
+        Patch(color=OUTFLOW, label="ETF outflows ($m)"),
+    ]
+    if len(known) < len(report.days):
+        unknown = "no bar: ETF flow unknown that day" if known else "ETF flows unknown: no bars"
+        handles.append(Patch(color="none", label=unknown))
     forced = [d.forced_flow_usd for d in report.days]
     if any(v for v in forced):
         label = "forced flow ($m)" if report.derivatives else "hedge unwind ($m)"
-        bottom.plot(
+        (points,) = bottom.plot(
             days,
             [None if v is None else v / 1e6 for v in forced],
             "o",
@@ -71,9 +89,19 @@ def positioning_chart(report: PositioningReport, path: Path) -> Path:
             markersize=4,
             label=label,
         )
+        handles.append(points)
     bottom.axhline(0, color="#444", linewidth=0.8)
     bottom.set_ylabel("$m")
-    bottom.legend(loc="upper left", fontsize=7)
+    # In one row above the panel, where it cannot cover a bar.
+    bottom.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        borderaxespad=0.2,
+    )
     bottom.grid(alpha=0.3)
     shading = ", ".join(
         k.replace("_", " ") + f" ({v})"
@@ -84,6 +112,9 @@ def positioning_chart(report: PositioningReport, path: Path) -> Path:
             ("long_liquidation", "orange"),
         )
     )
-    top.set_title(f"{report.asset} positioning to {report.as_of} — shading: {shading}", fontsize=8)
+    title = f"{report.asset} positioning to {report.as_of} — shading: {shading}"
+    if report.data_lag is not None:
+        title = f"{report.data_lag.line}\n{title}"
+    top.set_title(title, fontsize=8)
     _stamp(figure, report.sample)
     return _save(plt, figure, path)
