@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 from bot.commands.context import CommandContext
 from bot.commands.parse import ALERT_KINDS, CommandError, ParsedCommand, parse_command
 from bot.messages import Message, MessageField, error_message
+from bot.render.drawing import chart_file, draw_chart
 from bot.render.numbers import usd
 from bot.settings import Settings
 from flows.errors import FlowsError
@@ -322,12 +322,8 @@ class CommandService:
         symbols = set().union(*(fund.weights for fund in funds))
         frames = await market.bars_many(symbols, start, report.as_of)
         closes = {symbol: frame["adj_close"] for symbol, frame in frames.items()}
-        path = self.settings.chart_dir / f"status-{report.asset}-{report.as_of}.png"
-        try:
-            return await asyncio.to_thread(draw, report, funds, closes, path)
-        except Exception:
-            log.exception("status chart for %s failed", report.asset)
-            return None
+        path = chart_file(self.settings.chart_dir, "status", report)
+        return await draw_chart(draw, report, funds, closes, path, what=f"status {report.asset}")
 
     async def _cmd_funds(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.render.funds_text import render_funds_chat
@@ -410,14 +406,9 @@ class CommandService:
         return positioning_message(report, chart)
 
     async def _draw(self, draw, result, name: str) -> Path | None:
-        """`draw(result, path)` in a thread, into CHART_DIR/NAME-ASSET-DATE.png; a chart that
-        fails costs the reply its chart, never its numbers."""
-        path = self.settings.chart_dir / f"{name}-{result.asset}-{result.as_of}.png"
-        try:
-            return await asyncio.to_thread(draw, result, path)
-        except Exception:
-            log.exception("%s chart for %s failed", name, result.asset)
-            return None
+        """`draw(result, path)` into CHART_DIR/NAME-ASSET-DATE.png (see `draw_chart`)."""
+        path = chart_file(self.settings.chart_dir, name, result)
+        return await draw_chart(draw, result, path, what=f"{name} {result.asset}")
 
     async def _cmd_gamma(self, ctx: CommandContext, command: ParsedCommand) -> Message:
         from bot.chaincache import cached_chains

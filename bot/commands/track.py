@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 from bot.commands.parse import ParsedCommand
 from bot.messages import Message, MessageField
+from bot.render.drawing import draw_chart
 from bot.render.numbers import pct
 from bot.render.table import text_table
 from bot.render.track_text import window_rows
@@ -53,11 +53,7 @@ async def _chart(record: TrackRecord, chart_dir: Path) -> Path | None:
     kind = "live" if record.live else record.schedule
     last = record.windows[-1].window_end
     path = chart_dir / f"track-{record.asset}-{kind}-{last}.png"
-    try:
-        return await asyncio.to_thread(track_chart, record, path)
-    except Exception:
-        log.exception("track chart for %s failed; the reply goes without it", record.asset)
-        return None
+    return await draw_chart(track_chart, record, path, what=f"track {record.asset}")
 
 
 def track_message(record: TrackRecord, chart: Path | None) -> Message:

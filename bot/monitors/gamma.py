@@ -13,7 +13,6 @@ figure hovering at a line does not flap. The first sighting sets the state witho
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from bot.messages import Message, MessageField
 from bot.monitors.evaluate import AlertEvent
+from bot.render.drawing import chart_file, draw_chart
 from bot.render.gamma import gamma_message, price, zero_gamma_text
 from bot.render.numbers import trade, usd
 from bot.settings import Settings
@@ -177,11 +177,8 @@ async def gamma_alerts(
             )
             chart = None
             if fired and charts:
-                path = settings.chart_dir / f"gamma-{asset}-{result.as_of}.png"
-                try:
-                    chart = await asyncio.to_thread(gamma_chart, result, path)
-                except Exception:
-                    log.exception("gamma chart for %s failed; the alert goes without it", asset)
+                path = chart_file(settings.chart_dir, "gamma", result)
+                chart = await draw_chart(gamma_chart, result, path, what=f"gamma {asset}")
             events.extend(
                 _alert(result, key, title, summary, chart) for key, title, summary in fired
             )

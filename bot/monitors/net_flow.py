@@ -5,12 +5,12 @@ key carries the date), through the same outbox as every other alert."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 
 from bot.monitors.evaluate import AlertEvent
+from bot.render.drawing import chart_file, draw_chart
 from bot.render.why import verdict_sentence, why_chart, why_message
 from bot.settings import Settings
 from flows.errors import FlowsError
@@ -71,11 +71,8 @@ async def net_flow_alerts(
                 continue  # posted already (a repeated or restarted tick): no second chart
             chart = None
             if charts:
-                path = settings.chart_dir / f"why-{asset}-{ledger.as_of}.png"
-                try:
-                    chart = await asyncio.to_thread(why_chart, ledger, path)
-                except Exception:
-                    log.exception("why chart for %s failed; the alert goes without it", asset)
+                path = chart_file(settings.chart_dir, "why", ledger)
+                chart = await draw_chart(why_chart, ledger, path, what=f"why {asset}")
             message = why_message(ledger, chart).model_copy(update={"title": title})
             events.append(
                 AlertEvent(

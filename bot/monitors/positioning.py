@@ -12,13 +12,15 @@ fetches, decides and writes through the outbox like every other monitor.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bot.messages import Message, MessageField
 from bot.monitors.evaluate import AlertEvent
+from bot.render.drawing import chart_file, draw_chart
 from bot.render.numbers import trade, usd
 from flows.errors import FlowsError
 from flows.models.positioning import PositioningReport
@@ -137,6 +139,12 @@ def positioning_events(
     return events, new_state
 
 
+def _with_chart(event: AlertEvent, chart: Path | None) -> AlertEvent:
+    if event.message is None or chart is None:
+        return event
+    return replace(event, message=event.message.model_copy(update={"chart_path": chart}))
+
+
 async def run_positioning_tick(store, market, settings, as_of: dt.date, result) -> None:
     """Evaluate every asset subscribed to `positioning` or `etf_flows`; adds to `result`."""
     from bot.monitors.tick import _new_alert, _record
@@ -154,6 +162,11 @@ async def run_positioning_tick(store, market, settings, as_of: dt.date, result) 
         return
     states = await store.get_states("etf_flows", subscriptions)
     positioning = positioning_for_market(market, settings, store)
+    thresholds = {
+        "forced_threshold_usd": settings.positioning_threshold_usd,
+        "day_threshold_usd": settings.etf_flow_threshold_usd,
+        "five_day_threshold_usd": settings.etf_flow_5d_threshold_usd,
+    }
     new_alerts, new_states = [], {}
     try:
         for asset, subs in sorted(subscriptions.items()):
@@ -164,24 +177,15 @@ async def run_positioning_tick(store, market, settings, as_of: dt.date, result) 
             except FlowsError as exc:
                 result.errors[asset] = str(exc)
                 continue
-            thresholds = {
-                "forced_threshold_usd": settings.positioning_threshold_usd,
-                "day_threshold_usd": settings.etf_flow_threshold_usd,
-                "five_day_threshold_usd": settings.etf_flow_5d_threshold_usd,
-            }
             events, state = positioning_events(report, states.get(asset), **thresholds)
             # A chart only for what is new: most ticks fire nothing, and a repeated tick
             # finds its alerts stored already.
             if any([await store.get_alert(event.key) is None for event in events]):
-                path = settings.chart_dir / f"positioning-{asset}-{report.as_of}.png"
-                try:
-                    chart = await asyncio.to_thread(positioning_chart, report, path)
-                except Exception:
-                    log.exception("positioning chart for %s failed", asset)
-                    chart = None
-                events, state = positioning_events(
-                    report, states.get(asset), **thresholds, chart=chart
+                path = chart_file(settings.chart_dir, "positioning", report)
+                chart = await draw_chart(
+                    positioning_chart, report, path, what=f"positioning {asset}"
                 )
+                events = [_with_chart(event, chart) for event in events]
             if state is not None and state != states.get(asset):
                 new_states[("etf_flows", asset)] = state
             for event in events:
