@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from bot.commands.parse import ParsedCommand
@@ -12,8 +11,6 @@ from bot.render.numbers import pct
 from bot.render.table import text_table
 from bot.render.track_text import window_rows
 from flows.track import TrackRecord
-
-log = logging.getLogger(__name__)
 
 MAX_ROWS = 12
 """Chat shows the latest windows; the CLI has them all."""

@@ -14,7 +14,6 @@ figure hovering at a line does not flap. The first sighting sets the state witho
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,8 +25,6 @@ from bot.render.numbers import trade, usd
 from bot.settings import Settings
 from flows.errors import FlowsError
 from flows.models.gamma import GammaResult
-
-log = logging.getLogger(__name__)
 
 REGIME_HYSTERESIS = 0.05
 """|net GEX| / gross GEX the new side must reach before the regime is called flipped."""

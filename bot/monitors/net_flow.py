@@ -6,7 +6,6 @@ key carries the date), through the same outbox as every other alert."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping, Sequence
 
 from bot.monitors.evaluate import AlertEvent
@@ -17,8 +16,6 @@ from flows.errors import FlowsError
 from flows.funds import FundRegistry
 from flows.models.ledger import Ledger
 from flows.results import StatusReport
-
-log = logging.getLogger(__name__)
 
 
 def evaluate_net_flow(ledger: Ledger, threshold_usd: float) -> tuple[str, str] | None:

@@ -13,7 +13,6 @@ fetches, decides and writes through the outbox like every other monitor.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from bot.render.numbers import trade, usd
 from flows.errors import FlowsError
 from flows.models.positioning import PositioningReport
 from flows.positioning import covered_assets
-
-log = logging.getLogger(__name__)
 
 KINDS = ("positioning", "etf_flows")
 MONITOR_DAYS = 5
