@@ -23,8 +23,6 @@ from flows.marketdata import MarketData, open_source
 log = logging.getLogger(__name__)
 
 LAST_TICK = ("_scheduler", "monitors")
-DATABASE_CONNECT_TIMEOUT = 15.0
-"""Seconds to wait for the database at start-up before saying it cannot be reached."""
 SUBSCRIBE_CHECK_DELAY = 1.0
 """Seconds to wait after a watch before checking, so a burst of watches shares one check."""
 
@@ -36,63 +34,6 @@ def freeze_startup_heap() -> None:
     are collected first, so nothing collectable is frozen."""
     gc.collect()
     gc.freeze()
-
-
-async def open_store(url: str):
-    """`Store.open`, with a database that cannot be reached or refuses us reported as one line
-    naming where it is (never the password): `flows-bot` prints it and exits with code 2."""
-    from sqlalchemy.engine import make_url
-
-    from flows.errors import InputError
-    from storage.database import normalize_database_url
-    from storage.store import Store
-
-    try:
-        parsed = make_url(normalize_database_url(url))
-    except Exception as error:
-        raise InputError(f"DATABASE_URL is not a database URL: {error}") from None
-    if parsed.get_backend_name() == "sqlite":
-        return await Store.open(url)
-    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
-    try:
-        return await asyncio.wait_for(Store.open(url), timeout=DATABASE_CONNECT_TIMEOUT)
-    except TimeoutError:
-        raise InputError(
-            f"cannot reach the PostgreSQL server at {where}: no answer within "
-            f"{DATABASE_CONNECT_TIMEOUT:.0f} s (check DATABASE_URL)"
-        ) from None
-    except (OSError, ImportError) as error:
-        reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
-        raise InputError(
-            f"cannot reach the PostgreSQL server at {where}: {reason} (check DATABASE_URL)"
-        ) from None
-    except Exception as error:
-        if not _is_connection_refusal(error):
-            raise
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        if parsed.password:
-            reason = reason.replace(parsed.password, "***")
-        raise InputError(
-            f"the PostgreSQL server at {where} refused the connection: {reason} "
-            "(check DATABASE_URL)"
-        ) from None
-
-
-def _is_connection_refusal(error: Exception) -> bool:
-    """Errors of the server saying no at connect time: bad password, unknown role or database."""
-    names = {type(error).__name__, type(getattr(error, "orig", None)).__name__}
-    cause = error.__cause__
-    while cause is not None:
-        names.add(type(cause).__name__)
-        cause = cause.__cause__
-    refusals = {
-        "InvalidPasswordError",
-        "InvalidAuthorizationSpecificationError",
-        "InvalidCatalogNameError",
-        "ConnectionDoesNotExistError",
-        "CannotConnectNowError",
-    }
-    return bool(names & refusals)
 
 
 def default_worker_id() -> str:
@@ -492,9 +433,10 @@ class BotApp:
 
 
 async def run_bot(settings: Settings, *, once: bool = False, interactive: bool = True) -> int:
+    from storage.store import Store
 
     registry = load_registry(settings.funds_file)
-    store = await open_store(settings.database_url)
+    store = await Store.open(settings.database_url)
     stop_holder: list[asyncio.Event] = []
 
     def request_stop() -> None:

@@ -47,6 +47,32 @@ class TransactionConflict(StorageError):
     transient = True
 
 
+class DatabaseUnreachable(StorageError):
+    """The database server cannot be reached or refuses us (bad password, unknown database); the
+    message names where it is, never the password."""
+
+
+_CONNECT_REFUSALS = frozenset(
+    {
+        "InvalidPasswordError",
+        "InvalidAuthorizationSpecificationError",
+        "InvalidCatalogNameError",
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+    }
+)
+
+
+def is_connection_refusal(error: BaseException) -> bool:
+    """Errors of the server saying no at connect time: bad password, unknown role or database."""
+    names = {type(error).__name__, type(getattr(error, "orig", None)).__name__}
+    cause = error.__cause__
+    while cause is not None:
+        names.add(type(cause).__name__)
+        cause = cause.__cause__
+    return bool(names & _CONNECT_REFUSALS)
+
+
 _CORRUPT = ("file is not a database", "database disk image is malformed", "malformed database")
 _READ_ONLY = (
     "attempt to write a readonly database",

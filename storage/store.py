@@ -8,6 +8,9 @@ and the scheduler can pin the clock.
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +24,7 @@ from storage.database import (
     normalize_database_url,
 )
 from storage.delivery_health import DeliveryHealthMixin
+from storage.errors import DatabaseUnreachable, StorageError, is_connection_refusal
 from storage.leader import LeaderMixin
 from storage.leases import ClaimedDelivery, OutboxLeaseMixin
 from storage.live_records import LiveRecordsMixin, NewLiveRecord
@@ -41,6 +45,9 @@ __all__ = [
     "NewLiveRecord",
     "Store",
 ]
+
+CONNECT_TIMEOUT_SECONDS = 15.0
+"""How long opening a PostgreSQL database may take before it counts as unreachable."""
 
 
 class Store(
@@ -83,6 +90,38 @@ class Store(
         With `migrate` (the default) the schema is first brought to the current revision.
         """
         url = normalize_database_url(url) if url else database_url_from_env()
+        try:
+            parsed = make_url(url)
+        except Exception as error:
+            raise StorageError(f"DATABASE_URL is not a database URL: {error}", "") from None
+        if parsed.get_backend_name() == "sqlite":
+            return await cls._open(url, migrate, echo)
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+        try:
+            return await asyncio.wait_for(
+                cls._open(url, migrate, echo), timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:.0f} s"
+        except (OSError, ImportError) as error:
+            reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+        except Exception as error:
+            if not is_connection_refusal(error):
+                raise
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            if parsed.password:
+                reason = reason.replace(parsed.password, "***")
+            raise DatabaseUnreachable(
+                f"the PostgreSQL server at {where} refused the connection: {reason} "
+                "(check DATABASE_URL)",
+                where,
+            ) from None
+        raise DatabaseUnreachable(
+            f"cannot reach the PostgreSQL server at {where}: {reason} (check DATABASE_URL)", where
+        )
+
+    @classmethod
+    async def _open(cls, url: str, migrate: bool, echo: bool) -> Store:
         engine = create_engine(url, echo=echo)
         try:
             if migrate and is_sqlite_memory(url):

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from bot.cli import main
@@ -135,6 +136,28 @@ def test_an_unreachable_postgresql_url_is_one_line_naming_the_host(capsys) -> No
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "127.0.0.1:1/flows" in err
+    assert "hunter2secret" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["why", "SPY", "--no-chart"], ["gamma", "SPY", "--no-chart"], ["positioning", "BTC"]],
+)
+def test_commands_with_a_live_cache_report_an_unreachable_database_in_one_line(
+    command, capsys, monkeypatch
+) -> None:
+    """Store.open itself says it (these printed a ConnectionRefusedError traceback)."""
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://flows:hunter2secret@127.0.0.1:1/flows")
+    get_settings.cache_clear()
+    try:
+        code = main([*command, "--source", "live"])
+    finally:
+        get_settings.cache_clear()
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "cannot reach the PostgreSQL server at 127.0.0.1:1" in err
     assert "hunter2secret" not in err and "Traceback" not in err
 
 
