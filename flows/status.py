@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from flows import calendar, freshness
-from flows.assets import Asset, AssetClass, get_asset, is_crypto
+from flows.assets import Asset, AssetClass, get_asset
 from flows.errors import InputError
 from flows.funds import FundRegistry
 from flows.liquidity import DEFAULT_SPOT_EXCHANGES, yardstick
@@ -17,7 +17,7 @@ from flows.marketdata import MarketData
 from flows.marketdata.liquidity import fetch_liquidity
 from flows.models import rebalance as rebalance_model
 from flows.models import vol_target as vol_target_model
-from flows.models.leveraged import estimate_letf, reset_move
+from flows.models.leveraged import estimate_letf, latest_reset_day, reset_move
 from flows.rebalance import (
     WHAT_IF_MOVES,
     average_dollar_volume,
@@ -221,7 +221,7 @@ def _leveraged_flow(
         return None
     closes = own["close"]
     last = closes.index[-1].date()
-    reset_day = calendar.session_on_or_before(last) if is_crypto(symbol) else last
+    reset_day = latest_reset_day(symbol, last)
     try:
         move, previous = reset_move(closes, reset_day, symbol)
     except InputError:

@@ -68,7 +68,6 @@ class PreparedChain:
     strike: np.ndarray
     expiry: np.ndarray
     is_call: np.ndarray
-    sign: np.ndarray
     years: np.ndarray
     vol: np.ndarray
     exposure: np.ndarray
@@ -107,7 +106,6 @@ def prepare(chain: OptionChain, rate: float) -> PreparedChain:
         strike=strike,
         expiry=chain.expiry[live],
         is_call=chain.is_call[live],
-        sign=sign,
         years=years,
         vol=vol,
         exposure=exposure,

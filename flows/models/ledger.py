@@ -76,9 +76,9 @@ class Ledger(Result):
     data_source: str
     sample: bool
     move_basis: str = ""
+    """Where `move_pct` comes from: the close-to-close move of the day, or `--move`."""
     data_lag: DataLag | None = None
     """Set when no as-of was named and the data ends more than the allowance before today."""
-    """Where `move_pct` comes from: the close-to-close move of the day, or `--move`."""
 
 
 def _sign(value: float) -> int:

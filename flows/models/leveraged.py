@@ -259,6 +259,12 @@ def reset_move(closes: pd.Series, as_of: dt.date, symbol: str) -> tuple[float, d
     return move, before.index[-1].date()
 
 
+def latest_reset_day(symbol: str, last_bar: dt.date) -> dt.date:
+    """The latest close the funds on `symbol` reset at, in bars ending on `last_bar`: a crypto
+    series has weekend bars, the funds only NYSE sessions."""
+    return calendar.session_on_or_before(last_bar) if is_crypto(symbol) else last_bar
+
+
 def session_closes(closes: pd.Series, symbol: str) -> pd.Series:
     """The closes leveraged funds on `symbol` reset on: crypto's non-session days dropped."""
     if not is_crypto(symbol) or closes.empty:
@@ -360,8 +366,7 @@ async def build_letf(
     last = bars.index[-1].date()
     asked = as_of
     if as_of is None:
-        # A crypto series has weekend bars; the funds' latest reset is the last NYSE session.
-        as_of = calendar.session_on_or_before(last) if is_crypto(symbol) else last
+        as_of = latest_reset_day(symbol, last)
     elif move is None:
         freshness.check_fresh({symbol: last}, as_of, today, label)
     adv_basis = None

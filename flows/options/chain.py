@@ -112,18 +112,6 @@ class OptionChain:
             dropped=dict(dropped or {}),
         )
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "expiry": self.expiry,
-                "strike": self.strike,
-                "type": np.where(self.is_call, "call", "put"),
-                "open_interest": self.open_interest,
-                "implied_vol": self.implied_vol,
-                "multiplier": self.multiplier,
-            }
-        )
-
     def to_payload(self) -> dict[str, Any]:
         """Plain JSON-able columns (for the database cache)."""
         return {

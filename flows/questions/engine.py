@@ -77,9 +77,6 @@ def _sources(parsed: ParsedQuestion) -> tuple[tuple[str, ...], bool]:
     return (parsed.sources, False) if parsed.sources else (DEFAULT_SOURCES, True)
 
 
-_asset = asset_or_equity
-
-
 def _screen(parsed: ParsedQuestion, registry: FundRegistry) -> None:
     """Raise _Declined for what the words alone rule out, before any data is fetched."""
     sources, _ = _sources(parsed)
@@ -249,7 +246,7 @@ async def answer_question(
     last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}
     exchanges = (config or AnalyticsConfig()).spot_exchanges
     for symbol in parsed.assets:
-        frames |= await fetch_liquidity(market, _asset(symbol), start, end, exchanges)
+        frames |= await fetch_liquidity(market, asset_or_equity(symbol), start, end, exchanges)
     if as_of is not None:
         return await _answer_with_extras(
             parsed, as_of, frames, registry, market, window, data_source, sample, config, chains
@@ -405,7 +402,7 @@ def _asset_answer(
     extras: Mapping[tuple[str, str], object] | None = None,
     option_chains: Mapping[str, object] | None = None,
 ) -> tuple[AssetAnswer, bool]:
-    asset = _asset(symbol)
+    asset = asset_or_equity(symbol)
     adv_day = min(as_of, window.end)
     liquidity = yardstick(asset, adv_day, frames[symbol], frames, config.adv_sessions)
     adv = liquidity.adv_usd

@@ -151,10 +151,10 @@ class ChannelFlow(Result):
     drift: list[Drift] = Field(default_factory=list)
     what_if: list[WhatIf] = Field(default_factory=list)
     what_if_on: Literal["price", "realized_vol"] = "price"
-    detail: str | None = None
-    """A sentence the answer always shows, sized or not (e.g. which days shorts covered)."""
     """`price`: the asked assets move by `move` by the window, everything else flat;
     `realized_vol`: realized volatility at the window's end is `move` higher than now."""
+    detail: str | None = None
+    """A sentence the answer always shows, sized or not (e.g. which days shorts covered)."""
     note: str | None = None
     track_record: TrackSummary | None = None
     """`track_record` channel: the hit rate of past rebalancing calls (see `flows-bot track`)."""

@@ -18,14 +18,14 @@ import pandas as pd
 
 from flows.errors import FlowsError, InputError
 from flows.funds import FundRegistry
-from flows.models.gamma import CONVENTION, GammaResult, compute_gamma
+from flows.models.gamma import CONVENTION, HEDGE_MOVES, GammaResult, compute_gamma
 from flows.options.chain import ChainSource, OptionChain
 from flows.questions.channels.base import ChannelInput, not_sized, register_channel, what_ifs
 from flows.questions.results import ChannelFlow
 from flows.questions.wording import usd
 
-HEDGE_MOVES = (-0.02, -0.01, 0.01, 0.02)
-"""What-if moves (fractions): a first-order hedge estimate is only meaningful for small moves."""
+WHAT_IF_MOVES = tuple(move / 100.0 for move in HEDGE_MOVES)
+"""The model's hedge moves as fractions: a first-order hedge is only meaningful for small moves."""
 
 
 async def fetch_option_chains(
@@ -116,9 +116,9 @@ class GammaChannel:
             result = compute_gamma(chain, spot, spot_basis=f"close {closes.index[-1].date()}")
         except FlowsError as exc:
             return not_sized(self, f"not answerable: {exc}")
-        trades = [result.hedge_for(move * 100.0) for move in HEDGE_MOVES]
+        trades = [result.hedge_for(move) for move in HEDGE_MOVES]
         hedges = ", ".join(
-            f"{move * 100:+.0f}% → {_side(trade)}"
+            f"{move:+.0f}% → {_side(trade)}"
             for move, trade in zip(HEDGE_MOVES, trades, strict=True)
         )
         return not_sized(
@@ -126,7 +126,7 @@ class GammaChannel:
             f"{describe(result)}. Their hedge is −GEX × move: {hedges} "
             f"({CONVENTION}; chain: {chain.description})",
             projected=True,
-            what_if=what_ifs(HEDGE_MOVES, trades, inputs.neutral_band_usd),
+            what_if=what_ifs(WHAT_IF_MOVES, trades, inputs.neutral_band_usd),
         )
 
 
