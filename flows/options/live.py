@@ -34,6 +34,7 @@ from flows.marketdata.live import (
     DEFAULT_RETRY_DELAYS,
     _first_line,
     _rebase_urls,
+    _utc_now,
     _yahoo_failure,
     configure_yfinance,
 )
@@ -67,10 +68,6 @@ def _yahoo_chain(ticker: str, expiry: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     configure_yfinance(yf)
     chain = yf.Ticker(ticker).option_chain(expiry)
     return chain.calls, chain.puts
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class LiveChainSource:

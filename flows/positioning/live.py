@@ -36,7 +36,10 @@ from flows import calendar
 from flows.errors import MarketDataError
 from flows.marketdata.live import (
     DEFAULT_RETRY_DELAYS,
+    _epoch_ms,
+    _ms_to_date,
     _rebase_urls,
+    _utc_now,
     configure_yfinance,
     yahoo_ticker,
 )
@@ -67,14 +70,6 @@ Closes = Callable[[str, dt.date, dt.date], pd.Series]
 
 def perpetual_market(asset: str) -> str:
     return f"{asset.upper()}/USDT:USDT"
-
-
-def _epoch_ms(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
-
-
-def _day(ms: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).date()
 
 
 def _number(value: Any) -> float | None:
@@ -156,7 +151,7 @@ class LivePositioningSource:
         self._shares_full: SharesFull = shares_full or _yahoo_shares
         self._closes: Closes = closes or _yahoo_closes
         self._yahoo_tickers = dict(yahoo_tickers or {})
-        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._clock = clock or _utc_now
         self.notes: list[str] = []
         """What the last fetches could not get (no long/short data, history cut short, a fund
         without share counts) — shown in the basis."""
@@ -273,7 +268,7 @@ class LivePositioningSource:
         oi: dict[dt.date, float] = {}
         coins: dict[dt.date, float] = {}
         for record in oi_records:
-            day = _day(int(record["timestamp"]))
+            day = _ms_to_date(int(record["timestamp"]))
             if not start <= day <= end:
                 continue
             value = _number(record.get("openInterestValue"))
@@ -311,7 +306,7 @@ class LivePositioningSource:
                 asset, "funding history", funding_page, start_ms, stop_ms
             ):
                 rate = _number(record.get("fundingRate"))
-                day = _day(int(record["timestamp"]))
+                day = _ms_to_date(int(record["timestamp"]))
                 if rate is not None and start <= day <= end:
                     funding.setdefault(day, []).append(rate)
         else:
@@ -328,7 +323,7 @@ class LivePositioningSource:
             pages = await self._paged(asset, "long/short ratio", ratio_page, stats_ms, stop_ms)
             for record in pages:
                 ratio = _number(record.get("longShortRatio"))
-                day = _day(int(record["timestamp"]))
+                day = _ms_to_date(int(record["timestamp"]))
                 if ratio is not None and ratio > 0 and start <= day <= end:
                     ratios[day] = ratio
         else:
@@ -354,7 +349,7 @@ class LivePositioningSource:
             lambda: exchange.fetch_ohlcv(market, "1d", since=_epoch_ms(start), limit=500),
         )
         return {
-            _day(int(row[0])): float(row[4])
+            _ms_to_date(int(row[0])): float(row[4])
             for row in candles or []
             if row and row[0] is not None and _number(row[4])
         }
