@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -16,6 +17,19 @@ def parse_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def finite_float(text: str, example: str = "", *, shown: str | None = None) -> float:
+    """A finite number; `example` goes after "is not a number" (" (e.g. 0.041)"), and the
+    error quotes `shown` (what the user typed) when `text` is only part of it."""
+    quoted = repr(text if shown is None else shown)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{quoted} is not a number{example}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{quoted} is not a finite number")
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, parse_date
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+from bot.cli.common import add_json_option, finite_float, parse_date
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "directory with SYMBOL_options.csv and SYMBOL.csv (default: DATA_SOURCE setting)",
     )
     parser.add_argument(
-        "--spot", type=_number, metavar="X", help="spot price (default: the close on the day)"
+        "--spot", type=finite_float, metavar="X", help="spot price (default: the close on the day)"
     )
     parser.add_argument(
-        "--rate", type=_number, default=None, metavar="R", help="risk-free rate (default 0.04)"
+        "--rate", type=finite_float, default=None, metavar="R", help="risk-free rate (default 0.04)"
     )
     parser.add_argument(
         "--chart", metavar="PATH", help="where to write the chart PNG (default: CHART_DIR)"

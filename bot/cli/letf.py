@@ -7,6 +7,7 @@ import argparse
 from bot.cli.common import (
     add_json_option,
     add_source_options,
+    finite_float,
     parse_date,
     print_result,
     run_with_live_aum,
@@ -18,14 +19,8 @@ def parse_move(text: str) -> float:
     message can suggest the fraction a user probably meant."""
     raw = text.strip()
     percent = raw.endswith("%")
-    try:
-        value = float(raw[:-1] if percent else raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number; give the move as a fraction, e.g. -0.05 for −5%"
-        ) from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    hint = "; give the move as a fraction, e.g. -0.05 for −5%"
+    value = finite_float(raw[:-1] if percent else raw, hint, shown=text)
     return value / 100.0 if percent else value
 
 

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import add_json_option, add_source_options, parse_date
+from bot.cli.common import add_json_option, add_source_options, finite_float, parse_date
 
 
 def _move(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 0.041)") from None
-    if value != value or abs(value) == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+    return finite_float(text, " (e.g. 0.041)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
