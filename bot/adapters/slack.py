@@ -75,7 +75,7 @@ be replayed within that window; remembering accepted signatures for as long clos
 AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 )
-WORKSPACE_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired"})
+WORKSPACE_ERRORS = AUTH_ERRORS - {"account_inactive"}
 """The token is refused: nothing can be posted anywhere in the workspace."""
 CHANNEL_ERRORS = frozenset(
     {
@@ -215,24 +215,16 @@ class SlackAdapter(ChatAdapter):
             # One deployment, many workspaces: each request and each alert uses the token of
             # the workspace it concerns, from the installation store (bot/adapters/slack_oauth).
             self.socket_mode = False
-            self.client = _web_client(None, api_url)
-            self.app = AsyncApp(
-                name="flows-bot",
-                logger=_bolt_logger(),
-                client=self.client,
-                signing_secret=signing_secret or "",
-                oauth_settings=oauth,
-            )
-        else:
-            self.client = _web_client(bot_token, api_url)
-            self.app = AsyncApp(
-                name="flows-bot",
-                logger=_bolt_logger(),
-                client=self.client,
-                signing_secret=signing_secret or "",
-                # Socket Mode requests are authenticated by the app token's websocket instead.
-                request_verification_enabled=not self.socket_mode,
-            )
+        self.client = _web_client(None if oauth is not None else bot_token, api_url)
+        self.app = AsyncApp(
+            name="flows-bot",
+            logger=_bolt_logger(),
+            client=self.client,
+            signing_secret=signing_secret or "",
+            oauth_settings=oauth,
+            # Socket Mode requests are authenticated by the app token's websocket instead.
+            request_verification_enabled=not self.socket_mode,
+        )
         self._tokens: dict[str, str] = {}
         self.app.command(COMMAND)(self._on_command)
         if not self.socket_mode:
