@@ -61,13 +61,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         print_result(args, report, render_status_text)
         return 0
-    from bot.render.why import net_label, net_line
+    from bot.render.why import net_row
 
-    ledger, reason = net
-    text = render_status_text(report)
-    line = net_line(ledger) if ledger is not None else f"unknown ({reason})"
-    marker = "\nVolatility"
-    head, sep, tail = text.partition(marker)
-    label = net_label(report.as_of)
-    print(f"{head}{label}  {line}\n{sep}{tail}" if sep else f"{text}\n{label}  {line}")
+    print(render_status_text(report, net_row(report.as_of, *net)))
     return 0

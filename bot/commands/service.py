@@ -276,7 +276,7 @@ class CommandService:
         from bot.flow_sources import status_ledger
         from bot.render.charts import headline_chart
         from bot.render.messages import status_message
-        from bot.render.why import net_label, net_line
+        from bot.render.why import net_row
         from flows.status import build_status
 
         market = self.market_factory()
@@ -296,11 +296,8 @@ class CommandService:
         finally:
             await market.close()
         message = status_message(report, chart)
-        net = MessageField(
-            label=net_label(report.as_of),
-            value=net_line(ledger) if ledger is not None else f"unknown ({reason})",
-            inline=False,
-        )
+        label, line = net_row(report.as_of, ledger, reason)
+        net = MessageField(label=label, value=line, inline=False)
         return message.model_copy(update={"fields": [*message.fields, net]})
 
     def _reference(self, market: MarketData):

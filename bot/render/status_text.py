@@ -9,7 +9,9 @@ from flows.results import StatusReport
 SAMPLE_BANNER = "*** SAMPLE DATA — synthetic prices, not market data ***"
 
 
-def render_status_text(report: StatusReport) -> str:
+def render_status_text(report: StatusReport, net: tuple[str, str] | None = None) -> str:
+    """The CLI status; `net`: the net-mechanical line's label and text (see `why.net_row`),
+    shown after the rebalancing block."""
     lines: list[str] = [report.data_lag.line] if report.data_lag else []
     if report.sample:
         lines += [SAMPLE_BANNER, ""]
@@ -86,6 +88,8 @@ def render_status_text(report: StatusReport) -> str:
         reasons.setdefault(program.reason, []).append(program.name)
     for reason, names in reasons.items():
         lines.append(f"  not sized ({reason}): {', '.join(names)}")
+    if net is not None:
+        lines.append(f"{net[0]}  {net[1]}")
     lines.append("")
 
     vol = report.volatility

@@ -69,6 +69,11 @@ def net_label(as_of: dt.date) -> str:
     return "Net mechanical today" if as_of == freshness.today_utc() else "Net mechanical"
 
 
+def net_row(as_of: dt.date, ledger: Ledger | None, reason: str | None) -> tuple[str, str]:
+    """`status`'s net-mechanical label and text, the CLI's and chat's alike."""
+    return net_label(as_of), net_line(ledger) if ledger is not None else f"unknown ({reason})"
+
+
 def net_line(ledger: Ledger) -> str:
     """The one line `status` shows: today's net mechanical flow, the verdict, what is unknown."""
     net = ledger.net_mechanical_usd
