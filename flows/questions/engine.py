@@ -279,7 +279,7 @@ async def _answer_with_extras(
     chains: object | None,
 ) -> Answer:
     """Fetch what channels read beyond bars (positioning data, option chains), then answer."""
-    extras = await _prefetch(parsed, registry, market, window, as_of)
+    extras = await _prefetch(parsed, registry, market, window, as_of, chains)
     option_chains = None
     if "gamma" in _sources(parsed)[0]:
         from flows.options import chain_source_for
@@ -310,28 +310,31 @@ async def _prefetch(
     market: MarketData,
     window: ResolvedWindow,
     as_of: dt.date,
+    chains: object | None = None,
 ) -> dict[tuple[str, str], object]:
-    """Data beyond bars, for channels that read more (positioning): (channel, asset) -> data or
-    the FlowsError that kept it from being fetched."""
+    """Data beyond bars, for channels that read more (positioning, the ledger): (channel, asset)
+    -> data or the FlowsError that kept it from being fetched. Channels sharing a prefetch (the
+    positioning and ETF-flow channels) fetch once per asset."""
     extras: dict[tuple[str, str], object] = {}
+    fetched: dict[tuple[object, str], object] = {}
     for name in _sources(parsed)[0]:
         channel = get_channel(name)
         prefetch = getattr(channel, "prefetch", None)
         if channel is None or prefetch is None:
             continue
+        options: dict[str, object] = {}
+        if getattr(channel, "prefetch_builds_ledger", False):
+            options = {"registry": registry, "chains": chains}
         for symbol in parsed.assets:
-            if channel.covers(symbol, registry):
+            if not channel.covers(symbol, registry):
+                continue
+            key = (prefetch, symbol)
+            if key not in fetched:
                 try:
-                    options = (
-                        {"registry": registry}
-                        if getattr(channel, "prefetch_needs_registry", False)
-                        else {}
-                    )
-                    extras[(name, symbol)] = await prefetch(
-                        symbol, market, window, as_of, parsed, **options
-                    )
+                    fetched[key] = await prefetch(symbol, market, window, as_of, parsed, **options)
                 except FlowsError as exc:
-                    extras[(name, symbol)] = exc
+                    fetched[key] = exc
+            extras[(name, symbol)] = fetched[key]
     return extras
 
 

@@ -18,7 +18,8 @@ from flows.questions.wording import usd
 class NetFlowChannel:
     name = "net_flow"
     label = "net mechanical flow"
-    prefetch_needs_registry = True
+    prefetch_builds_ledger = True
+    """Its prefetch builds the `why` ledger: it is given the registry and the option chains."""
 
     def covers(self, symbol: str, registry: FundRegistry) -> bool:
         return True  # every asset has a ledger; its unknown rows say what is missing
@@ -35,24 +36,28 @@ class NetFlowChannel:
         parsed,
         *,
         registry: FundRegistry,
+        chains=None,
     ) -> Ledger:
+        """`chains`: the option chains the question engine was given (the bot's cached ones);
+        without them the market's own source is opened and closed here."""
         from flows.options import chain_source_for
         from flows.positioning import positioning_source_for
         from flows.why import build_why
 
-        chains = chain_source_for(market.source)
+        own_chains = chain_source_for(market.source) if chains is None else None
         positioning = positioning_source_for(market)
         try:
             return await build_why(
                 symbol,
                 market,
                 registry,
-                chains=chains,
+                chains=chains or own_chains,
                 positioning=positioning,
                 as_of=min(window.end, as_of),
             )
         finally:
-            await chains.close()
+            if own_chains is not None:
+                await own_chains.close()
             if getattr(market, "positioning", None) is None:
                 await positioning.close()
 
