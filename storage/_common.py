@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
     PLATFORMS,
     Alert,
     Bar,
@@ -109,6 +111,22 @@ def _target_clause(
 def _free(now: dt.datetime) -> sa.ColumnElement[bool]:
     """The deliveries nobody holds a live lease on (storage/leases.py)."""
     return sa.or_(_DELIVERIES.c.lease_until.is_(None), _DELIVERIES.c.lease_until <= now)
+
+
+async def _fail_pending(connection: Any, where: Any, error: str) -> int:
+    """The pending deliveries matching `where` fail with `error`, settled like any attempt (no
+    attempt in flight, no lease). Returns how many."""
+    result = await connection.execute(
+        sa.update(_DELIVERIES)
+        .where(where, _DELIVERIES.c.status == DELIVERY_PENDING)
+        .values(
+            status=DELIVERY_FAILED,
+            attempt_started_at=None,
+            lease_until=None,
+            last_error=_clip(error),
+        )
+    )
+    return result.rowcount
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:

@@ -16,11 +16,11 @@ from storage._common import (
     StoreBase,
     _bump,
     _clip,
+    _fail_pending,
     _platform,
     _target_clause,
 )
 from storage.models import (
-    DELIVERY_FAILED,
     DELIVERY_PENDING,
     SUBSCRIPTION_ACTIVE,
     SUBSCRIPTION_BROKEN,
@@ -115,7 +115,7 @@ class DeliveryHealthMixin(StoreBase):
         return await self._break(where_subs, where_deliveries, WORKSPACE_BROKEN_PREFIX + reason)
 
     async def _break(self, where_subs, where_deliveries, reason: str) -> BrokenDestination:
-        s, d = _SUBSCRIPTIONS.c, _DELIVERIES.c
+        s = _SUBSCRIPTIONS.c
         async with self._engine.begin() as connection:
             changed = await connection.execute(
                 sa.update(_SUBSCRIPTIONS)
@@ -126,16 +126,8 @@ class DeliveryHealthMixin(StoreBase):
             subscribers = changed.scalars().all()  # one per subscription stopped
             subscriber_ids = tuple(sorted({sid for sid in subscribers if sid}))
             await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
-            failed = await connection.execute(
-                sa.update(_DELIVERIES)
-                .where(where_deliveries, d.status == DELIVERY_PENDING)
-                .values(
-                    status=DELIVERY_FAILED,
-                    attempt_started_at=None,
-                    last_error=_clip(f"channel broken: {reason}"),
-                )
-            )
-            return BrokenDestination(len(subscribers), failed.rowcount, subscriber_ids)
+            failed = await _fail_pending(connection, where_deliveries, f"channel broken: {reason}")
+            return BrokenDestination(len(subscribers), failed, subscriber_ids)
 
     async def resume_channel(
         self, *, platform: str, workspace: str, channel: str, user: str | None = None

@@ -21,6 +21,7 @@ from storage._common import (
     StoreBase,
     _bump,
     _clip,
+    _fail_pending,
     _platform,
     _required,
     _target_clause,
@@ -376,7 +377,7 @@ class SubscriptionsMixin(StoreBase):
                 .values(status=SUBSCRIPTION_BROKEN, broken_reason=_clip(reason))
             )
             await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
-            return await self._fail_pending(
+            return await _fail_pending(
                 connection,
                 _DELIVERIES.c.subscription_id == subscription_id,
                 f"subscription broken: {reason}",
@@ -400,18 +401,10 @@ class SubscriptionsMixin(StoreBase):
             )
             await connection.execute(_bump(_SUBSCRIPTIONS_REVISION))
             ids = sa.select(_SUBSCRIPTIONS.c.id).where(where).scalar_subquery()
-            await self._fail_pending(
+            await _fail_pending(
                 connection, _DELIVERIES.c.subscription_id.in_(ids), f"subscription broken: {reason}"
             )
             return result.rowcount
-
-    async def _fail_pending(self, connection: AsyncConnection, where: Any, error: str) -> int:
-        result = await connection.execute(
-            sa.update(_DELIVERIES)
-            .where(where, _DELIVERIES.c.status == DELIVERY_PENDING)
-            .values(status=DELIVERY_FAILED, last_error=_clip(error))
-        )
-        return result.rowcount
 
     # ------------------------------------------------------------------ channel mutes
 
