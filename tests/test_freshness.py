@@ -45,10 +45,7 @@ SYMBOLS = ("SPY", "AGG", "BTC", "ETH", "QQQ", "TLT", "IEF", "TQQQ", "UPRO", "SQQ
 def write_market(directory: Path, ends: dict[str, D], default_end: D = DATA_END) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for symbol in SYMBOLS:
-        try:
-            frame = sample_bars(symbol, ends.get(symbol, default_end))
-        except Exception:
-            continue
+        frame = sample_bars(symbol, ends.get(symbol, default_end))
         frame = frame.loc[pd.Timestamp(ends.get(symbol, default_end) - dt.timedelta(days=1500)) :]
         frame.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")).to_csv(
             directory / f"{symbol}.csv", index=False
