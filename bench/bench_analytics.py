@@ -186,9 +186,6 @@ def bench_trade_path() -> None:
     print()
 
 
-# --- 3. --help start-up --------------------------------------------------------------------------
-
-
 def main() -> int:
     print(f"flows-bot analytics benchmark — Python {sys.version.split()[0]}\n")
     bench_status()

@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="answer a question about mechanical flows in plain language",
         description='Answer a question such as "Will Bitcoin see selling pressure in the last '
         'week of June from rebalancing?" with a verdict (sell_pressure, buy_pressure, '
-        "neutral or unknown), the estimated trade and % of ADV, the window's NYSE sessions, "
-        "the basis (funds, AUM, data) and what-ifs. An answer it cannot give comes back as "
+        "neutral, mixed or unknown), the estimated trade and % of liquidity, the window's NYSE "
+        "sessions, the basis (funds, AUM, data) and what-ifs. An answer it cannot give comes "
+        "back as "
         "verdict unknown with the reason (exit code 0).",
     )
     parser.add_argument("question", help="the question, in quotes")
