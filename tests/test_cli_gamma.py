@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from bot.cli import main
 from flows import calendar
+from tests.clikit import assert_one_line_error, offline_settings, run  # noqa: F401 (autouse fixture)
 
 JSON_FIELDS = [
     "asset", "as_of", "spot", "rate", "gex_usd_per_pct", "regime", "zero_gamma",
@@ -18,35 +18,6 @@ JSON_FIELDS = [
     "source", "basis",
 ]  # fmt: skip
 HEADER = "as_of,expiry,strike,type,open_interest,implied_vol"
-
-
-@pytest.fixture(autouse=True)
-def offline_settings(monkeypatch, tmp_path):
-    from bot.settings import get_settings
-
-    monkeypatch.setenv("DATA_SOURCE", "sample")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'flows-bot.db'}")
-    monkeypatch.setenv("CHART_DIR", str(tmp_path / "charts"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1 and "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
 
 
 @pytest.fixture

@@ -11,40 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from tests.clikit import assert_one_line_error, offline_settings, run  # noqa: F401 (autouse fixture)
 
 AS_OF = "2025-06-02"
 QQQ_PER_UNIT_MOVE = 25e9 * 6 + 2.5e9 * 12 + 8e9 * 2  # built-in TQQQ, SQQQ, QLD
-
-
-@pytest.fixture(autouse=True)
-def offline_settings(monkeypatch, tmp_path):
-    """`calendar` without --source takes the DATA_SOURCE setting for the buyback blackout:
-    sample keeps it offline (rule of thumb) and any database out of the working tree."""
-    from bot.settings import get_settings
-
-    monkeypatch.setenv("DATA_SOURCE", "sample")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'flows-bot.db'}")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse rejects bad input before a handler runs
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1 and "Traceback" not in err
-    for needle in needles:
-        assert needle in err
 
 
 # --- letf ----------------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from bot.cli import main
+from tests.clikit import assert_one_line_error, offline_settings, run  # noqa: F401 (autouse fixture)
 
 CONTRACT = {
     "date",
@@ -20,27 +18,6 @@ CONTRACT = {
     "etf_flow_usd",
     "etf_flows_by_fund",
 }
-
-
-@pytest.fixture(autouse=True)
-def offline_settings(monkeypatch, tmp_path):
-    from bot.settings import get_settings
-
-    monkeypatch.setenv("DATA_SOURCE", "sample")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'flows-bot.db'}")
-    monkeypatch.setenv("CHART_DIR", str(tmp_path / "charts"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_contract_on_sample(capsys):
@@ -82,13 +59,6 @@ def test_table_and_chart(capsys, tmp_path):
     assert code == 0, err
     assert "SAMPLE DATA" in out and "Basis:" in out and "hedge unwind" in out
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def assert_one_line_error(code, out, err, *needles):
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "Traceback" not in err
-    for needle in needles:
-        assert needle in err
 
 
 def test_an_asset_without_a_derivatives_market_says_so(capsys, tmp_path):
