@@ -420,19 +420,26 @@ def _slack_installation_columns() -> list[sa.Column[Any]]:
     ]
 
 
+def _slack_bot_columns() -> list[sa.Column[Any]]:
+    """The workspace and its bot token, in both tables."""
+    return [
+        sa.Column("team_id", sa.String(32)),
+        sa.Column("team_name", sa.String(200)),
+        sa.Column("bot_token", sa.String(200)),
+        sa.Column("bot_id", sa.String(32)),
+        sa.Column("bot_user_id", sa.String(32)),
+        sa.Column("bot_scopes", sa.String(1000)),
+        sa.Column("bot_refresh_token", sa.String(200)),
+        sa.Column("bot_token_expires_at", sa.DateTime),
+    ]
+
+
 slack_installations = sa.Table(
     "slack_installations",
     metadata,
     *_slack_installation_columns(),
     sa.Column("enterprise_url", sa.String(200)),
-    sa.Column("team_id", sa.String(32)),
-    sa.Column("team_name", sa.String(200)),
-    sa.Column("bot_token", sa.String(200)),
-    sa.Column("bot_id", sa.String(32)),
-    sa.Column("bot_user_id", sa.String(32)),
-    sa.Column("bot_scopes", sa.String(1000)),
-    sa.Column("bot_refresh_token", sa.String(200)),
-    sa.Column("bot_token_expires_at", sa.DateTime),
+    *_slack_bot_columns(),
     sa.Column("user_id", sa.String(32), nullable=False),
     sa.Column("user_token", sa.String(200)),
     sa.Column("user_scopes", sa.String(1000)),
@@ -459,14 +466,7 @@ slack_bots = sa.Table(
     "slack_bots",
     metadata,
     *_slack_installation_columns(),
-    sa.Column("team_id", sa.String(32)),
-    sa.Column("team_name", sa.String(200)),
-    sa.Column("bot_token", sa.String(200)),
-    sa.Column("bot_id", sa.String(32)),
-    sa.Column("bot_user_id", sa.String(32)),
-    sa.Column("bot_scopes", sa.String(1000)),
-    sa.Column("bot_refresh_token", sa.String(200)),
-    sa.Column("bot_token_expires_at", sa.DateTime),
+    *_slack_bot_columns(),
     sa.Column("is_enterprise_install", sa.Boolean, nullable=False),
     sa.Column("installed_at", sa.DateTime, nullable=False),
     sa.Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
