@@ -100,9 +100,10 @@ def estimate_rebalance(
         current = drifted_weights(targets, growth)
         aum, aum_source = fund.aum_on(as_of)
         assert aum is not None  # only sizable programs are passed
-        low, central, high = _scaled_range(fund, aum)
+        low_ratio, high_ratio = _range_ratios(fund)
         trades = rebalance_trades(targets, growth, aum)
         trade = float(trades[position])
+        trade_range = [trade * low_ratio, trade, trade * high_ratio]
         trigger = band_trigger(fund, symbols, targets, current, asset)
         trigger_move = trigger[0] if trigger else None
         trigger_trade = (
@@ -130,7 +131,7 @@ def estimate_rebalance(
                 period_note=note,
                 band_trigger_move=trigger_move,
                 band_trigger_trade_usd=trigger_trade,
-                trade_usd_range=[trade * low / central, trade, trade * high / central],
+                trade_usd_range=trade_range,
                 since=fund.since,
                 aum_as_of=fund.aum_as_of,
             )
@@ -138,7 +139,7 @@ def estimate_rebalance(
         if not trading:
             continue
         aum_total += aum
-        totals += np.array([trade * low / central, trade, trade * high / central])
+        totals += np.array(trade_range)
         if not fund.scenario:
             funds_only += trade
         shocked = np.tile(growth, (len(moves), 1))
@@ -184,13 +185,14 @@ def not_sized_programs(
     return result
 
 
-def _scaled_range(fund: RebalancingFund, aum: float) -> tuple[float, float, float]:
-    """The program's (low, central, high) AUM scaled to the central figure `aum` in use."""
+def _range_ratios(fund: RebalancingFund) -> tuple[float, float]:
+    """The program's low and high AUM as multiples of its central figure (1, 1 without a
+    range): the trade scales with AUM, so its range is the trade times these."""
     figures = fund.aum_range()
     if figures is None or figures[1] <= 0:
-        return aum, aum, aum
+        return 1.0, 1.0
     low, central, high = figures
-    return aum * low / central, aum, aum * high / central
+    return low / central, high / central
 
 
 def program_label(fund: RebalancingFund) -> str:
