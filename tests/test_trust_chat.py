@@ -116,3 +116,21 @@ async def test_the_console_takes_every_sub_command_without_the_slash_prefix() ->
     assert await console.execute("hello there") is None
     assert seen == [f"{word} BTC" for word in SUBCOMMANDS]
     assert "Commands start with /flows" in output.getvalue()
+
+
+async def test_chat_ask_uses_the_settings_neutral_band_as_the_cli_does(tmp_path) -> None:
+    """`/flows ask` passed no analytics settings, so NEUTRAL_BAND_PCT_ADV was ignored in chat."""
+    question = "Will SPY see selling pressure at quarter end from rebalancing?"
+    verdicts = {}
+    for band in (0.1, 1000.0):
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / f'band-{band}.db'}")
+        adapter = RecordingAdapter(RecordingPlatform())
+        settings = sample_settings(tmp_path, neutral_band_pct_adv=band)
+        app = sample_app(settings, store, [adapter])
+        await app.start_adapters()
+        try:
+            verdicts[band] = (await adapter.command(f"ask {question}")).to_text()
+        finally:
+            await store.close()
+    assert "SELL" in verdicts[0.1] or "BUY" in verdicts[0.1]
+    assert "NEUTRAL" in verdicts[1000.0].upper()

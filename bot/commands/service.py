@@ -449,18 +449,26 @@ class CommandService:
             return error_message("Questions are not available in this build yet.")
         from bot.chaincache import cached_chains
         from bot.positioning_cache import positioning_for_market
-        from bot.reference import leveraged_funds_asked
+        from bot.reference import leveraged_funds_asked, programs_asked
 
         market = self.market_factory()
         # Positioning questions read derivatives and ETF flows: live ones through the day cache.
         market.positioning = positioning_for_market(market, self.settings, self.store)
         chains = cached_chains(market.source, self.store)
         try:
+            # As the CLI's `ask`: live AUM for the funds and programs asked about, the settings'
+            # analytics (neutral band, liquidity exchanges).
             registry = self.registry
             funds = leveraged_funds_asked(command.text, registry)
-            if funds:
-                registry = await self._reference(market).registry_with_live_aum(registry, funds)
-            answer = await answer_question(command.text, market, registry, chains=chains)
+            programs = programs_asked(command.text, registry)
+            if funds or programs:
+                registry = await self._reference(market).registry_with_live_aum(
+                    registry, funds, programs
+                )
+            config = self.settings.analytics_config()
+            answer = await answer_question(
+                command.text, market, registry, config=config, chains=chains
+            )
         finally:
             await market.positioning.close()
             await chains.close()
