@@ -136,6 +136,7 @@ class Settings(BaseSettings):
             or self.slack_app_token
             or self.slack_signing_secret
             or self.slack_client_id
+            or self.slack_client_secret
         )
 
     def analytics_config(self, *, with_garch: bool = True):

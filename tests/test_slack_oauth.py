@@ -195,3 +195,27 @@ def test_oauth_settings_are_checked(tmp_path) -> None:
             make_settings(tmp_path, slack_client_id="1.2", slack_client_secret="s"),
             engine=object(),
         )
+
+
+def test_a_client_secret_alone_is_a_one_line_error_not_silence(tmp_path, capsys, monkeypatch):
+    """SLACK_CLIENT_SECRET without SLACK_CLIENT_ID used to leave Slack off without a word."""
+    from bot.cli import main
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("DATA_SOURCE", "sample")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("CHART_DIR", str(tmp_path / "charts"))
+    for name in ("SLACK_CLIENT_ID", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        code = main(["run", "--once"])
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        err.strip()
+        == "flows-bot run: error: Slack OAuth needs SLACK_CLIENT_ID too (Basic Information page)"
+    )
