@@ -39,7 +39,6 @@ import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.adapters.base import ChatAdapter, DeliveryError, Destination
@@ -77,14 +76,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class _ChannelKey:
-    platform: str
-    workspace: str
-    channel: str
-    user: str | None
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -107,14 +98,14 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self._shared = bool(getattr(store, "is_shared", False))
         self._renewed_at = 0.0
-        self._queues: dict[_ChannelKey, deque] = {}
-        self._workers: dict[_ChannelKey, asyncio.Task] = {}
+        self._queues: dict[Destination, deque] = {}
+        self._workers: dict[Destination, asyncio.Task] = {}
         self._queued: set[int] = set()
-        self._channel_pacers: dict[_ChannelKey, ResponsePacer] = {}
+        self._channel_pacers: dict[Destination, ResponsePacer] = {}
         self._global_pacers: dict[tuple[str, str], ResponsePacer] = {}
         self._others_backlog: dict[tuple[str, str], int] = {}
         self._shared_at = float("-inf")
-        self._broken: dict[_ChannelKey, dt.datetime] = {}
+        self._broken: dict[Destination, dt.datetime] = {}
         self._broken_workspaces: dict[tuple[str, str | None], dt.datetime] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -235,17 +226,17 @@ class Dispatcher:
             # looked up before anyone resends them. What other workers here are sending keeps
             # its lease — freed, another process could send it a second time.
             await self.store.release_leases(self.worker_id, keep=self._queued)
-        groups: dict[_ChannelKey, list] = {}
+        groups: dict[Destination, list] = {}
         for delivery, _alert in await self.store.in_flight_deliveries(now=self.clock()):
             if delivery.id in self._queued or delivery.platform not in self.adapters:
                 continue
-            groups.setdefault(_key(delivery), []).append(delivery)
+            groups.setdefault(_destination(delivery), []).append(delivery)
         for key, deliveries in groups.items():
             adapter = self.adapters[key.platform]
             since = min(d.attempt_started_at for d in deliveries) - LOOKUP_MARGIN
             keys = {_idempotency_key(d): d for d in deliveries}
             try:
-                found = await adapter.find_sent_many(_destination(deliveries[0]), list(keys), since)
+                found = await adapter.find_sent_many(key, list(keys), since)
             except Exception as exc:
                 log.warning("dispatcher: could not look up in-flight sends in %s: %s", key, exc)
                 continue
@@ -327,7 +318,7 @@ class Dispatcher:
         for delivery, alert in due:
             if delivery.id in self._queued or delivery.platform not in self.adapters:
                 continue
-            key = _key(delivery)
+            key = _destination(delivery)
             if self._stopped_before(key, delivery.created_at):
                 continue  # failed with its channel a moment ago; not a resumed channel's
             queue = self._queues.setdefault(key, deque())
@@ -339,14 +330,10 @@ class Dispatcher:
                 self._workers[key] = asyncio.create_task(self._worker(key, queue))
         return added
 
-    def _stopped_before(self, key: _ChannelKey, created_at: dt.datetime) -> bool:
+    def _stopped_before(self, key: Destination, created_at: dt.datetime) -> bool:
         """True when `key` was stopped after this delivery was written; a delivery written
         after the stop means someone resumed the channel (`/flows watch`), so it runs again."""
-        stops = [
-            self._broken.get(key),
-            self._broken_workspaces.get((key.platform, key.workspace)),
-            self._broken_workspaces.get((key.platform, None)),
-        ]
+        stops = self._stops(key)
         latest = max((at for at in stops if at is not None), default=None)
         if latest is None:
             return False
@@ -357,14 +344,18 @@ class Dispatcher:
             return False
         return True
 
-    def _is_stopped(self, key: _ChannelKey) -> bool:
+    def _stops(self, key: Destination) -> tuple[dt.datetime | None, ...]:
+        """When `key` was stopped: the destination itself, its workspace, its whole platform."""
         return (
-            key in self._broken
-            or (key.platform, key.workspace) in self._broken_workspaces
-            or (key.platform, None) in self._broken_workspaces
+            self._broken.get(key),
+            self._broken_workspaces.get((key.platform, key.workspace)),
+            self._broken_workspaces.get((key.platform, None)),
         )
 
-    def _pacers(self, key: _ChannelKey) -> tuple[ResponsePacer, ResponsePacer]:
+    def _is_stopped(self, key: Destination) -> bool:
+        return any(at is not None for at in self._stops(key))
+
+    def _pacers(self, key: Destination) -> tuple[ResponsePacer, ResponsePacer]:
         pacing = self.adapters[key.platform].pacing
         channel = self._channel_pacers.get(key)
         if channel is None:
@@ -427,7 +418,7 @@ class Dispatcher:
         self._shared_at = loop.time()
         self.share_rates(await self.store.leased_backlog(self.clock()))
 
-    async def _worker(self, key: _ChannelKey, queue: deque) -> None:
+    async def _worker(self, key: Destination, queue: deque) -> None:
         adapter = self.adapters[key.platform]
         try:
             while queue and not self._stopping:
@@ -468,11 +459,10 @@ class Dispatcher:
             message = self._messages[alert.id] = Message.from_storage(alert.content)
         return message
 
-    async def _deliver(self, adapter: ChatAdapter, key: _ChannelKey, delivery, alert) -> None:
+    async def _deliver(self, adapter: ChatAdapter, key: Destination, delivery, alert) -> None:
         """Send one delivery, retrying it in place (so nothing behind it overtakes it) until it
         is sent, refused or given up."""
         message = self._message(alert)
-        destination = _destination(delivery)
         idempotency_key = _idempotency_key(delivery)
         channel_pacer, overall_pacer = self._pacers(key)
         rate_limited = transient = 0
@@ -489,7 +479,7 @@ class Dispatcher:
                 # crash leaves few deliveries to look up.
                 started = self.clock()
                 await self._begun.record(delivery.id)
-                message_id = await adapter.send(destination, message, idempotency_key)
+                message_id = await adapter.send(key, message, idempotency_key)
             except DeliveryError as exc:
                 error = exc
             except asyncio.CancelledError:
@@ -535,7 +525,7 @@ class Dispatcher:
             channel_pacer.pause(backoff)
             await self._defer(key, backoff)
 
-    async def _defer(self, key: _ChannelKey, seconds: float) -> None:
+    async def _defer(self, key: Destination, seconds: float) -> None:
         """Write the channel's pause down, so a restart neither sends early nor out of order."""
         until = self.clock() + dt.timedelta(seconds=seconds)
         try:
@@ -554,7 +544,7 @@ class Dispatcher:
             "delivery %s to %s:%s %s", delivery.id, delivery.platform, delivery.channel, reason
         )
 
-    async def _refused(self, adapter: ChatAdapter, key: _ChannelKey, delivery, error) -> None:
+    async def _refused(self, adapter: ChatAdapter, key: Destination, delivery, error) -> None:
         """The platform will not take this (or anything) here: stop at the right scope."""
         if error.scope == "message":
             await self._persist(lambda: self.store.mark_failed(delivery.id, error.reason))
@@ -612,7 +602,7 @@ class Dispatcher:
         )
 
     async def _tell_subscribers(
-        self, adapter: ChatAdapter, key: _ChannelKey, subscriber_ids: tuple[str, ...], reason: str
+        self, adapter: ChatAdapter, key: Destination, subscriber_ids: tuple[str, ...], reason: str
     ) -> None:
         """A DM to each person who subscribed there; the log line above when that fails too."""
         where = f"<#{key.channel}>" if key.platform == "slack" else f"channel {key.channel}"
@@ -679,12 +669,6 @@ class _GroupCommit:
         """Until every item handed in so far is committed (or has failed)."""
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
-
-
-def _key(delivery) -> _ChannelKey:
-    return _ChannelKey(
-        delivery.platform, delivery.workspace, delivery.channel, delivery.user or None
-    )
 
 
 def _destination(delivery) -> Destination:

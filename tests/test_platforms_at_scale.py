@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.adapters.base import AdapterConfigError, Pacing
+from bot.adapters.base import AdapterConfigError, Destination, Pacing
 from bot.adapters.discord import DiscordAdapter, parse_shard_ids
-from bot.dispatcher import Dispatcher, _ChannelKey
+from bot.dispatcher import Dispatcher
 from bot.ratelimit import ResponsePacer
 from storage import NewAlert, Store
 from tests.botkit import RecordingAdapter, RecordingPlatform
@@ -129,7 +129,7 @@ async def test_processes_sharing_a_database_pace_shares_of_the_platform_rates(
     )
     try:
         dispatcher = Dispatcher(store, {"console": slack_like}, worker_id="me")
-        w1 = _ChannelKey("console", "W1", "C1", None)
+        w1 = Destination("console", "W1", "C1", None)
         channel, workspace = dispatcher._pacers(w1)
         assert workspace.limit / workspace.window == pytest.approx(20)
         dispatcher._queues[w1] = deque(range(10))  # ten deliveries wait in my W1 queue
@@ -137,7 +137,7 @@ async def test_processes_sharing_a_database_pace_shares_of_the_platform_rates(
         assert workspace.limit / workspace.window == pytest.approx(20 * 10 / 40)
         assert (channel.limit, channel.window) == (1, 1.0)
         # Another workspace's backlog elsewhere leaves W2 its whole rate.
-        w2 = dispatcher._pacers(_ChannelKey("console", "W2", "C1", None))[1]
+        w2 = dispatcher._pacers(Destination("console", "W2", "C1", None))[1]
         assert w2.limit / w2.window == pytest.approx(20)
         # Alone again: the whole rate.
         dispatcher.share_rates({("me", "console", "W1"): 10})
@@ -151,7 +151,7 @@ async def test_a_bot_wide_limit_is_shared_over_every_workspace(tmp_path) -> None
     discord_like = RecordingAdapter(RecordingPlatform(), pacing=Pacing(5, 5.0, 48))
     try:
         dispatcher = Dispatcher(store, {"console": discord_like}, worker_id="me")
-        key = _ChannelKey("console", "G1", "C1", None)
+        key = Destination("console", "G1", "C1", None)
         bot_wide = dispatcher._pacers(key)[1]
         dispatcher._queues[key] = deque(range(16))
         dispatcher.share_rates({("b", "console", "G2"): 16, ("c", "console", "G3"): 16})
