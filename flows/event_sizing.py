@@ -16,6 +16,7 @@ from flows import calendar
 from flows.errors import FlowsError
 from flows.funds import FundRegistry, RebalancingFund
 from flows.marketdata import MarketData
+from flows.money import usd
 from flows.rebalance import average_dollar_volume, direction_of, estimate_rebalance
 from flows.results import PeriodEndSizing
 
@@ -105,7 +106,8 @@ def size_period_ends(
                 trades[symbol] = estimate.trade_usd
             basis = (
                 f"if the period ended on {as_of}: drift since {previous_end} of "
-                f"{who}; SPY leg shown, AGG {_signed_usd(trades['AGG'])}; closes from {data_source}"
+                f"{who}; SPY leg shown, AGG {usd(trades['AGG'], signed=True)}; "
+                f"closes from {data_source}"
             )
         result.append(
             PeriodEndSizing(
@@ -119,14 +121,6 @@ def size_period_ends(
             )
         )
     return result
-
-
-def _signed_usd(amount: float) -> str:
-    sign = "+" if amount > 0 else "−" if amount < 0 else ""
-    magnitude = abs(amount)
-    # 999.6e6 is "$1.00bn", never "$1000m": the unit follows the rounded figure.
-    text = f"${magnitude / 1e9:.2f}bn" if magnitude >= 999.5e6 else f"${magnitude / 1e6:.0f}m"
-    return sign + text
 
 
 async def load_period_end_sizing(
