@@ -303,8 +303,9 @@ def parse_registry(text: str, source: str) -> FundRegistry:
     return replace(registry, symbols=registry.all_symbols())
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "fund"
+def slug(name: str, empty: str = "unnamed") -> str:
+    """A name as a stable id: lower-case words joined by "-" (`empty` when it has none)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or empty
 
 
 class _Context:
@@ -370,7 +371,7 @@ class _Context:
             rebalance=schedule,
             aum_source=self.text_field("fund", entry, "aum_source"),
             weights=weights,
-            id=_slug(entry["name"]),
+            id=slug(entry["name"], empty="fund"),
             kind=self.text_field("fund", entry, "kind") if "kind" in entry else "custom",
             rule=Rule(schedule),
         )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from flows.funds import slug  # the stable sub-part of a `source` slug: `rebalance:fbal`
 from flows.models.estimate import Confidence
 
-
-def slug(name: str) -> str:
-    """A fund or program name as the stable sub-part of a `source` slug: `rebalance:fbal`."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unnamed"
+__all__ = ["aum_confidence", "slug"]
 
 
 def aum_confidence(aum_sources: Iterable[str]) -> Confidence:
