@@ -33,6 +33,20 @@ def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def future_as_of(as_of: dt.date | None, today: dt.date) -> str | None:
+    """The one line for an as-of after today (UTC), or None when there is none."""
+    if as_of is not None and as_of > today:
+        return f"--as-of {as_of} is in the future; today is {today} (UTC)"
+    return None
+
+
+def check_not_future(as_of: dt.date | None, today: dt.date | None = None) -> None:
+    """InputError when `as_of` is after today (UTC)."""
+    problem = future_as_of(as_of, today or today_utc())
+    if problem:
+        raise InputError(problem)
+
+
 def required_last_bar(symbol: str, as_of: dt.date) -> dt.date:
     """The bar a series must have to cover `as_of`: the UTC day for crypto, else the last NYSE
     session on or before it."""

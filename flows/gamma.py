@@ -9,7 +9,7 @@ import datetime as dt
 
 from flows import freshness
 from flows.assets import get_asset
-from flows.errors import InputError, MarketDataError
+from flows.errors import MarketDataError
 from flows.marketdata import MarketData
 from flows.models.gamma import (
     DEFAULT_RATE,
@@ -50,9 +50,7 @@ async def build_gamma(
     validate_rate(rate)
     if spot is not None:
         validate_spot(spot)
-    today = freshness.today_utc()
-    if as_of is not None and as_of > today:
-        raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
+    freshness.check_not_future(as_of)
     chain = await chains.chain(asset.symbol, as_of)
     if spot is None:
         spot, day = await close_on_or_before(market, asset.symbol, chain.as_of)

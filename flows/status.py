@@ -69,8 +69,7 @@ async def load_frames(
     """Fetch every symbol once and apply the freshness rule (flows.freshness): an as-of given is
     checked; the default is the anchor's latest bar, or the latest day every series covers."""
     today = freshness.today_utc()
-    if as_of is not None and as_of > today:
-        raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
+    freshness.check_not_future(as_of, today)
     end = as_of or today
     frames = await market.recent_bars_many(symbols, end, HISTORY_DAYS, older=as_of is None)
     last_bars = {symbol: frame.index[-1].date() for symbol, frame in frames.items()}

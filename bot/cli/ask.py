@@ -38,17 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import datetime as dt
 
     from bot.cli.common import load_inputs
     from bot.reference import leveraged_funds_asked, programs_asked
     from bot.render.answer import render_answer_text
-    from flows.errors import InputError
+    from flows import freshness
     from flows.questions import answer_question
 
-    today = dt.datetime.now(dt.UTC).date()
-    if args.as_of is not None and args.as_of > today:
-        raise InputError(f"--as-of {args.as_of} is in the future; today is {today} (UTC)")
+    today = freshness.today_utc()
+    freshness.check_not_future(args.as_of, today)
     settings, registry, market = load_inputs(args)
     config = settings.analytics_config()
     funds = leveraged_funds_asked(args.question, registry)

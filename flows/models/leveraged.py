@@ -337,8 +337,7 @@ async def build_letf(
     if move is not None:
         validate_move(move)
     today = freshness.today_utc()
-    if as_of is not None and as_of > today:
-        raise InputError(f"--as-of {as_of} is in the future; today is {today} (UTC)")
+    freshness.check_not_future(as_of, today)
     if as_of is not None and not calendar.is_session(as_of):
         # Crypto trades every day, but the US-listed funds on it reset at the NYSE close.
         before = calendar.previous_session(as_of)

@@ -412,8 +412,7 @@ async def build_positioning(
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days must be between 1 and {MAX_DAYS} (got {days})")
     today = today or freshness.today_utc()
-    if as_of is not None and as_of > today:
-        raise InputError(f"as-of {as_of} is in the future (today is {today})")
+    freshness.check_not_future(as_of, today)
     end = as_of or today
     lookback = _lookback(asset, days)
     try:

@@ -214,8 +214,8 @@ async def answer_question(
     except _Declined as declined:
         return unknown(declined.reason, declined.detail)
     today = today or freshness.today_utc()
-    if as_of is not None and as_of > today:
-        return unknown("data_unavailable", f"as-of {as_of} is in the future (today is {today})")
+    if problem := freshness.future_as_of(as_of, today):
+        return unknown("data_unavailable", problem)
     end = as_of or today
     long_history = parsed.asks in ("volatility", "accuracy")
     lookback = dt.timedelta(days=VOLATILITY_HISTORY_DAYS if long_history else HISTORY_DAYS)
