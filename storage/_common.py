@@ -16,6 +16,7 @@ from storage.models import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     PLATFORMS,
+    SUBSCRIPTION_ACTIVE,
     Alert,
     Bar,
     ChannelSetting,
@@ -23,6 +24,7 @@ from storage.models import (
     MonitorState,
     StoreRevision,
     Subscription,
+    join_kinds,
 )
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
@@ -111,6 +113,38 @@ def _target_clause(
 def _free(now: dt.datetime) -> sa.ColumnElement[bool]:
     """The deliveries nobody holds a live lease on (storage/leases.py)."""
     return sa.or_(_DELIVERIES.c.lease_until.is_(None), _DELIVERIES.c.lease_until <= now)
+
+
+def _subscription_row(
+    *,
+    platform: str,
+    channel: str,
+    asset: str,
+    kinds: Any,
+    workspace: str | None = None,
+    user: str | None = None,
+    threshold_usd: Any = None,
+    threshold_pct_adv: Any = None,
+    created_by: str | None = None,
+    created_by_id: str | None = None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A new active subscription's column values, checked (one row or a bulk insert alike)."""
+    return {
+        "platform": _platform(platform),
+        "workspace": workspace or "",
+        "channel": _required("channel", channel),
+        "user": user or "",
+        "asset": _required("asset", asset),
+        "kinds": join_kinds(kinds),
+        "threshold_usd": _threshold("threshold_usd", threshold_usd),
+        "threshold_pct_adv": _threshold("threshold_pct_adv", threshold_pct_adv),
+        "created_by": created_by or "",
+        "created_by_id": created_by_id or "",
+        "created_at": now,
+        "status": SUBSCRIPTION_ACTIVE,
+        "broken_reason": None,
+    }
 
 
 async def _fail_pending(connection: Any, where: Any, error: str) -> int:

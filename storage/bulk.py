@@ -14,10 +14,9 @@ from storage._common import (
     StoreBase,
     _bump,
     _chunks,
-    _platform,
-    _required,
+    _subscription_row,
 )
-from storage.models import SUBSCRIPTION_ACTIVE, join_kinds, utcnow
+from storage.models import utcnow
 
 _ANALYZE_AFTER_ROWS = 1_000
 """A bulk add this large refreshes PostgreSQL's statistics of the subscriptions table."""
@@ -32,25 +31,20 @@ class BulkMixin(StoreBase):
         many were new."""
         now = now or utcnow()
         values = [
-            {
-                "platform": _platform(row["platform"]),
-                "workspace": row.get("workspace") or "",
-                "channel": _required("channel", row["channel"]),
-                "user": row.get("user") or "",
-                "asset": _required("asset", row["asset"]),
-                "kinds": join_kinds(row["kinds"]),
-                "threshold_usd": None,
-                "threshold_pct_adv": None,
-                "created_by": "",
-                "created_at": now,
-                "status": SUBSCRIPTION_ACTIVE,
-                "broken_reason": None,
-            }
+            _subscription_row(
+                platform=row["platform"],
+                workspace=row.get("workspace"),
+                channel=row["channel"],
+                user=row.get("user"),
+                asset=row["asset"],
+                kinds=row["kinds"],
+                now=now,
+            )
             for row in rows
         ]
         added = 0
         async with self._engine.begin() as connection:
-            for chunk in _chunks(values, 5_000):
+            for chunk in _chunks(values):
                 result = await connection.execute(
                     self._insert(_SUBSCRIPTIONS).on_conflict_do_nothing(
                         index_elements=["platform", "workspace", "channel", "user", "asset"]

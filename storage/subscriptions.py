@@ -24,6 +24,7 @@ from storage._common import (
     _fail_pending,
     _platform,
     _required,
+    _subscription_row,
     _target_clause,
     _threshold,
 )
@@ -101,23 +102,20 @@ class SubscriptionsMixin(StoreBase):
         ran a command in that channel, so the bot can evidently reach it). To change the kinds or
         thresholds of an existing subscription use `update_subscription`.
         """
-        platform = _platform(platform)
-        channel, asset = _required("channel", channel), _required("asset", asset)
-        values = {
-            "platform": platform,
-            "workspace": workspace or "",
-            "channel": channel,
-            "user": user or "",
-            "asset": asset,
-            "kinds": join_kinds(kinds),
-            "threshold_usd": _threshold("threshold_usd", threshold_usd),
-            "threshold_pct_adv": _threshold("threshold_pct_adv", threshold_pct_adv),
-            "created_by": created_by or "",
-            "created_by_id": created_by_id or "",
-            "created_at": now or utcnow(),
-            "status": SUBSCRIPTION_ACTIVE,
-            "broken_reason": None,
-        }
+        values = _subscription_row(
+            platform=platform,
+            workspace=workspace,
+            channel=channel,
+            user=user,
+            asset=asset,
+            kinds=kinds,
+            threshold_usd=threshold_usd,
+            threshold_pct_adv=threshold_pct_adv,
+            created_by=created_by,
+            created_by_id=created_by_id,
+            now=now or utcnow(),
+        )
+        platform, channel, asset = values["platform"], values["channel"], values["asset"]
         key = _target_clause(_SUBSCRIPTIONS, platform, workspace, channel, user)
         key = sa.and_(key, _SUBSCRIPTIONS.c.asset == asset)
         async with self._sessions() as session, session.begin():
