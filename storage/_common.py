@@ -115,6 +115,16 @@ def _free(now: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.or_(_DELIVERIES.c.lease_until.is_(None), _DELIVERIES.c.lease_until <= now)
 
 
+def _same_destination(a: Any, b: Any) -> sa.ColumnElement[bool]:
+    """Two deliveries' (or a delivery's and a grouping's) columns name one destination."""
+    return sa.and_(
+        a.platform == b.platform,
+        a.workspace == b.workspace,
+        a.channel == b.channel,
+        a.user == b.user,
+    )
+
+
 def _subscription_row(
     *,
     platform: str,

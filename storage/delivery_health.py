@@ -18,6 +18,7 @@ from storage._common import (
     _clip,
     _fail_pending,
     _platform,
+    _same_destination,
     _target_clause,
 )
 from storage.models import (
@@ -63,15 +64,7 @@ class DeliveryHealthMixin(StoreBase):
         query = (
             sa.select(Delivery, Alert)
             .join(Alert, _ALERTS.c.id == d.alert_id)
-            .outerjoin(
-                waiting,
-                sa.and_(
-                    waiting.c.platform == d.platform,
-                    waiting.c.workspace == d.workspace,
-                    waiting.c.channel == d.channel,
-                    waiting.c.user == d.user,
-                ),
-            )
+            .outerjoin(waiting, _same_destination(waiting.c, d))
             .where(
                 d.status == DELIVERY_PENDING,
                 d.next_attempt_at <= now,

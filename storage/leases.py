@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 
-from storage._common import _DELIVERIES, StoreBase, _chunks, _free
+from storage._common import _DELIVERIES, StoreBase, _chunks, _free, _same_destination
 from storage.models import DELIVERY_PENDING, Alert, Delivery, utcnow
 
 CLAIM_LOCK_KEY = 0x666C6F7773_01
@@ -76,10 +76,7 @@ class OutboxLeaseMixin(StoreBase):
         other = _DELIVERIES.alias("other")
         o = other.c
         busy_channel = sa.exists().where(
-            o.platform == d.platform,
-            o.workspace == d.workspace,
-            o.channel == d.channel,
-            o.user == d.user,
+            _same_destination(o, d),
             o.status == DELIVERY_PENDING,
             o.lease_until > now,
             o.claimed_by != worker_id,
@@ -89,10 +86,7 @@ class OutboxLeaseMixin(StoreBase):
         # Behind an earlier pending delivery of the same destination that is not due yet
         # (deferred by a 429 or a backoff): it waits, so the channel keeps its alert order.
         queued_behind = sa.exists().where(
-            e.platform == d.platform,
-            e.workspace == d.workspace,
-            e.channel == d.channel,
-            e.user == d.user,
+            _same_destination(e, d),
             e.status == DELIVERY_PENDING,
             e.next_attempt_at > now,
             e.id < d.id,
